@@ -1,0 +1,61 @@
+"""Small helpers shared by the op files: argument checking and lifting constants to tensors."""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..tensor import Tensor
+
+
+def check_tensor(name: str, x, ndim=None, op: str = "") -> Tensor:
+    """Raise TypeError unless ``x`` is a Tensor, ValueError unless it has ``ndim`` dims (an int or a tuple of ints)."""
+    where = f"{op}: " if op else ""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{where}{name} must be a Tensor, got {type(x).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            want = " or ".join(f"{n}-D" for n in allowed)
+            raise ValueError(f"{where}{name} must be {want}, got shape {x.shape}")
+    return x
+
+
+def check_float(name: str, x: Tensor, op: str = "") -> None:
+    """Raise TypeError unless ``x`` holds floating-point numbers."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: {name} must have a floating dtype, got {x.dtype}")
+
+
+def check_same_dtype(op: str, **tensors) -> None:
+    """Raise TypeError if floating tensors of different dtypes meet: an op never silently changes dtype."""
+    dtypes = {name: t.dtype for name, t in tensors.items() if t is not None}
+    if len(set(dtypes.values())) > 1:
+        listed = ", ".join(f"{n}={d}" for n, d in dtypes.items())
+        raise TypeError(f"{op}: inputs must share one dtype, got {listed}; cast with Tensor(x.data.astype(...))")
+
+
+def lift(value, like: Tensor) -> Tensor:
+    """``value`` as a Tensor with the dtype and device of ``like`` (Python numbers and arrays become constants)."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, numbers.Number) or hasattr(value, "shape") or isinstance(value, (list, tuple)):
+        xp = backend.get_array_module(like.data)
+        return Tensor(xp.asarray(value, dtype=like.dtype))
+    raise TypeError(f"cannot combine a Tensor with {type(value).__name__}")
+
+
+def pair(name: str, value, op: str, minimum: int = 0) -> tuple:
+    """``value`` as a pair of ints (PyTorch's ``_pair``): an int ``k`` becomes ``(k, k)``.
+
+    Raises TypeError for non-ints and ValueError for values below ``minimum``.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    elif isinstance(value, (tuple, list)) and len(value) == 2 and all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value):
+        value = (int(value[0]), int(value[1]))
+    else:
+        raise TypeError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    if min(value) < minimum:
+        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value}")
+    return value

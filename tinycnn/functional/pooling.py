@@ -1,0 +1,235 @@
+"""Max and average pooling over (kH, kW) windows, and adaptive / global average pooling.
+
+Like conv2d's im2col, each op loops over the kH * kW offsets inside a window, not over output pixels: for offset
+(i, j) the elements met in every window form one strided slice of the padded input.
+
+Semantics are PyTorch's (``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` / ``adaptive_avg_pool2d``):
+
+* max-pool pads with -inf, so a padded border never wins over negative inputs (PITFALLS P06);
+* on ties the whole gradient goes to the first maximum in row-major window order, and a NaN wins its window (P04);
+* overlapping windows (3x3 stride 2) add their gradients where they overlap (P05);
+* avg-pool counts the zero padding in the divisor (``count_include_pad=True``, PyTorch's default);
+* ``ceil_mode=True`` adds a last, partial window when the stride does not tile the input, but never one that
+  starts in the right padding (GoogLeNet's 112 -> 56 -> 28 -> 14 -> 7).
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..tensor import Function, Tensor
+from ._util import check_float, check_tensor, pair
+
+__all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "pool_output_size"]
+
+
+def pool_output_size(size: int, kernel_size: int, stride: int, padding: int = 0, ceil_mode: bool = False) -> int:
+    """Output length along one axis, PyTorch's formula: floor or ceil of (size + 2 pad - kernel) / stride, plus 1.
+
+    With ``ceil_mode``, the last window must start inside the input or the left padding.
+    """
+    span = size + 2 * padding - kernel_size
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _geometry(shape, kernel_size, stride, padding, ceil_mode):
+    """Output size and the padded input's size (right/bottom grown to hold ceil_mode's last window)."""
+    h, w = shape[2], shape[3]
+    out = tuple(pool_output_size(n, k, s, p, ceil_mode) for n, k, s, p in
+                zip((h, w), kernel_size, stride, padding))
+    padded = tuple(max(n + 2 * p, (o - 1) * s + k) for n, k, s, p, o in
+                   zip((h, w), kernel_size, stride, padding, out))
+    return out, padded
+
+
+def _padded(x, padding, padded_size, value):
+    xp = backend.get_array_module(x)
+    n, c, h, w = x.shape
+    if (h, w) == padded_size:
+        return x
+    out = xp.full((n, c) + padded_size, value, dtype=x.dtype)
+    out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
+    return out
+
+
+def _offsets(kernel_size, stride, out):
+    for i in range(kernel_size[0]):
+        for j in range(kernel_size[1]):
+            yield i * kernel_size[1] + j, (slice(None), slice(None),
+                                           slice(i, i + stride[0] * (out[0] - 1) + 1, stride[0]),
+                                           slice(j, j + stride[1] * (out[1] - 1) + 1, stride[1]))
+
+
+class MaxPool2d(Function):
+    def forward(self, x, kernel_size, stride, padding, ceil_mode):
+        xp = backend.get_array_module(x)
+        out_size, padded_size = _geometry(x.shape, kernel_size, stride, padding, ceil_mode)
+        self.geometry = (x.shape, kernel_size, stride, padding, out_size, padded_size)
+        xpad = _padded(x, padding, padded_size, -xp.inf)
+        out = argmax = None
+        for k, window in _offsets(kernel_size, stride, out_size):
+            v = xpad[window]
+            if out is None:
+                out = v.copy()
+                argmax = xp.zeros(v.shape, dtype=xp.uint8 if kernel_size[0] * kernel_size[1] < 256 else xp.int32)
+                continue
+            # strictly greater: on ties the first maximum in row-major order keeps the gradient; NaN always wins
+            better = (v > out) | (xp.isnan(v) & ~xp.isnan(out))
+            xp.copyto(out, v, where=better)
+            argmax[better] = k
+        self.argmax = argmax
+        return out
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        x_shape, kernel_size, stride, padding, out_size, padded_size = self.geometry
+        dx = xp.zeros(x_shape[:2] + padded_size, dtype=g.dtype)
+        for k, window in _offsets(kernel_size, stride, out_size):
+            dx[window] += xp.where(self.argmax == k, g, 0)  # add: overlapping windows share elements (P05)
+        h, w = x_shape[2:]
+        return (dx[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w],)
+
+
+def _avg_divisor(xp, dtype, n_in, kernel, stride, pad, n_out, count_include_pad):
+    """Per-output-position window size along one axis, as PyTorch counts it."""
+    start = xp.arange(n_out) * stride - pad
+    end = xp.minimum(start + kernel, n_in + pad)  # windows are clipped at the end of the right padding
+    if not count_include_pad:
+        start, end = xp.maximum(start, 0), xp.minimum(end, n_in)
+    return (end - start).astype(dtype)
+
+
+class AvgPool2d(Function):
+    def forward(self, x, kernel_size, stride, padding, ceil_mode, count_include_pad):
+        xp = backend.get_array_module(x)
+        out_size, padded_size = _geometry(x.shape, kernel_size, stride, padding, ceil_mode)
+        self.geometry = (x.shape, kernel_size, stride, padding, out_size, padded_size)
+        div_h = _avg_divisor(xp, x.dtype, x.shape[2], kernel_size[0], stride[0], padding[0], out_size[0],
+                             count_include_pad)
+        div_w = _avg_divisor(xp, x.dtype, x.shape[3], kernel_size[1], stride[1], padding[1], out_size[1],
+                             count_include_pad)
+        self.divisor = div_h[:, None] * div_w[None, :]
+        xpad = _padded(x, padding, padded_size, 0)
+        out = xp.zeros(x.shape[:2] + out_size, dtype=x.dtype)
+        for _, window in _offsets(kernel_size, stride, out_size):
+            out += xpad[window]
+        out /= self.divisor
+        return out
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        x_shape, kernel_size, stride, padding, out_size, padded_size = self.geometry
+        share = g / self.divisor
+        dx = xp.zeros(x_shape[:2] + padded_size, dtype=g.dtype)
+        for _, window in _offsets(kernel_size, stride, out_size):
+            dx[window] += share
+        h, w = x_shape[2:]
+        return (dx[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w],)
+
+
+def _check_pool(op, x, kernel_size, stride, padding):
+    check_tensor("x", x, ndim=4, op=op)
+    check_float("x", x, op=op)
+    kernel_size = pair("kernel_size", kernel_size, op, minimum=1)
+    stride = kernel_size if stride is None else pair("stride", stride, op, minimum=1)
+    padding = pair("padding", padding, op, minimum=0)
+    if padding[0] > kernel_size[0] // 2 or padding[1] > kernel_size[1] // 2:
+        raise ValueError(f"{op}: padding must be at most half of kernel_size {kernel_size}, got {padding}")
+    if x.shape[2] + 2 * padding[0] < kernel_size[0] or x.shape[3] + 2 * padding[1] < kernel_size[1]:
+        raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the padded input of x with shape {x.shape}"
+                         f" and padding {padding}")
+    return kernel_size, stride, padding
+
+
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
+    """Max over (kH, kW) windows, as ``torch.nn.functional.max_pool2d``.
+
+    Args:
+        x: (N, C, H, W) floating point.
+        kernel_size: an int or a pair. stride: defaults to kernel_size. padding: implicit -inf padding, at most
+            half the kernel. ceil_mode: ceil instead of floor in the output size.
+
+    Returns:
+        (N, C, H_out, W_out). On ties the gradient goes to the first maximum in row-major window order.
+
+    Raises:
+        ValueError: x not 4-D, padding above half the kernel, a kernel larger than the padded input.
+        TypeError: non-int sizes or non-floating x.
+    """
+    kernel_size, stride, padding = _check_pool("max_pool2d", x, kernel_size, stride, padding)
+    return MaxPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode))
+
+
+def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over (kH, kW) windows, as ``torch.nn.functional.avg_pool2d``.
+
+    Zero padding is counted in the divisor by default (``count_include_pad=True``, PyTorch's default). Shapes and
+    errors as ``max_pool2d``.
+    """
+    kernel_size, stride, padding = _check_pool("avg_pool2d", x, kernel_size, stride, padding)
+    return AvgPool2d.apply(x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
+                           count_include_pad=bool(count_include_pad))
+
+
+class AdaptiveAvgPool2d(Function):
+    """Average over the windows [floor(i H / H_out), ceil((i + 1) H / H_out)), PyTorch's adaptive rule."""
+
+    def forward(self, x, output_size):
+        xp = backend.get_array_module(x)
+        self.x_shape = x.shape
+        self.bins = [_adaptive_bins(n, o) for n, o in zip(x.shape[2:], output_size)]
+        out = xp.empty(x.shape[:2] + tuple(output_size), dtype=x.dtype)
+        for i, (h0, h1) in enumerate(self.bins[0]):  # a loop over output cells: output_size is small (e.g. 6x6)
+            for j, (w0, w1) in enumerate(self.bins[1]):
+                out[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+        return out
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        dx = xp.zeros(self.x_shape, dtype=g.dtype)
+        for i, (h0, h1) in enumerate(self.bins[0]):
+            for j, (w0, w1) in enumerate(self.bins[1]):
+                dx[:, :, h0:h1, w0:w1] += g[:, :, i:i + 1, j:j + 1] / g.dtype.type((h1 - h0) * (w1 - w0))
+        return (dx,)
+
+
+def _adaptive_bins(n_in, n_out):
+    return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+class GlobalAvgPool2d(Function):
+    def forward(self, x):
+        self.x_shape = x.shape
+        return x.mean(axis=(2, 3), keepdims=True)
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        h, w = self.x_shape[2:]
+        return (xp.broadcast_to(g / g.dtype.type(h * w), self.x_shape).copy(),)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed output size, as ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    Args:
+        x: (N, C, H, W). output_size: an int or a pair (H_out, W_out); each at most the input's size.
+
+    Returns:
+        (N, C, H_out, W_out). Output size 1 is global average pooling.
+    """
+    op = "adaptive_avg_pool2d"
+    check_tensor("x", x, ndim=4, op=op)
+    check_float("x", x, op=op)
+    output_size = pair("output_size", output_size, op, minimum=1)
+    if output_size == (1, 1):
+        return GlobalAvgPool2d.apply(x)
+    return AdaptiveAvgPool2d.apply(x, output_size=output_size)
+
+
+def global_avg_pool2d(x: Tensor) -> Tensor:
+    """Mean over each whole feature map: (N, C, H, W) -> (N, C, 1, 1) (Lin et al. 2013; GoogLeNet, ResNet heads)."""
+    check_tensor("x", x, ndim=4, op="global_avg_pool2d")
+    check_float("x", x, op="global_avg_pool2d")
+    return GlobalAvgPool2d.apply(x)
