@@ -116,10 +116,9 @@ class Conv2d(Function):
         w_out = conv_output_size(w, k_w, stride[1], padding[1], dilation[1])
         self.out_shape = (o, n, h_out, w_out)
         cols = im2col(x, **self.geometry)
-        # weight (O, C/g, kH, kW) viewed as g blocks (O/g, C/g*kH*kW); cols as g blocks of rows
-        w_mat = weight.reshape(groups, o // groups, c_g * k_h * k_w)
-        y = w_mat @ cols.reshape(groups, c_g * k_h * k_w, -1) if groups > 1 else w_mat[0] @ cols
-        y = y.reshape(o, -1)
+        # one GEMM per group: weight rows of group k meet the column rows of its channels only
+        w_mat = weight.reshape(o, c_g * k_h * k_w)
+        y = _grouped_matmul(w_mat, cols, groups)
         if bias is not None:
             y += bias[:, None]
         # keep what backward needs: the columns if small, else x to rebuild them
@@ -130,19 +129,32 @@ class Conv2d(Function):
     def backward(self, g):
         o, n, h_out, w_out = self.out_shape
         groups = self.groups
-        g_mat = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * h_out * w_out)
+        xp = backend.get_array_module(g)
+        g_mat = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * h_out * w_out)
         dx = dw = db = None
         w = self.weight
         if self.needs_input_grad[0]:  # skipped for a first layer whose input needs no gradient
-            w_mat = w.reshape(groups, o // groups, -1)
-            dcols = w_mat.transpose(0, 2, 1) @ g_mat  # (g, C/g*kH*kW, N*H_out*W_out)
-            dx = col2im(dcols.reshape(-1, n * h_out * w_out), self.x_shape, **self.geometry)
+            dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True)  # (C*kH*kW, N*H_out*W_out)
+            dx = col2im(dcols, self.x_shape, **self.geometry)
         if self.needs_input_grad[1]:
             cols = self.cols if self.cols is not None else im2col(self.x, **self.geometry)
-            dw = (g_mat @ cols.reshape(groups, -1, n * h_out * w_out).transpose(0, 2, 1)).reshape(w.shape)
+            dw = _grouped_matmul(g_mat, cols, groups, transpose_b=True).reshape(w.shape)
         if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = g_mat.sum(axis=2).reshape(o)
+            db = g_mat.sum(axis=1)
         return dx, dw, db
+
+
+def _grouped_matmul(a, b, groups, transpose_a=False, transpose_b=False):
+    """Block-diagonal product: split the rows of ``a`` and of ``b`` into ``groups`` equal blocks and stack the
+    products op(a_k) @ op(b_k), op a transpose where asked. One plain 2-D GEMM per group: a stacked 3-D matmul
+    on transposed views misses BLAS and runs many times slower."""
+    op_a = (lambda m: m.T) if transpose_a else (lambda m: m)
+    op_b = (lambda m: m.T) if transpose_b else (lambda m: m)
+    if groups == 1:
+        return op_a(a) @ op_b(b)
+    ra, rb = a.shape[0] // groups, b.shape[0] // groups
+    return backend.get_array_module(a).concatenate(
+        [op_a(a[k * ra:(k + 1) * ra]) @ op_b(b[k * rb:(k + 1) * rb]) for k in range(groups)], axis=0)
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,

@@ -1,0 +1,49 @@
+"""LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998, "Gradient-based learning applied to document recognition",
+Proc. IEEE 86(11), Sec. II.B and Fig. 2).
+
+``lenet5()`` is the modern variant most courses teach (ReLU, max-pooling, a full C3, softmax cross-entropy
+instead of RBF outputs), on 28x28 MNIST with ``padding=2`` on the first convolution so that its feature maps have
+the paper's sizes: 6x28x28 -> 6x14x14 -> 16x10x10 -> 16x5x5 -> 120 -> 84 -> 10; 61,706 parameters for 10
+classes (156 + 2,416 + 48,120 + 10,164 + 850).
+"""
+from __future__ import annotations
+
+from .. import nn
+
+__all__ = ["lenet5"]
+
+
+def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern") -> nn.Module:
+    """LeNet-5 for (N, in_channels, 28, 28) inputs (or 32x32: see below); returns logits (N, num_classes).
+
+    Variant "modern" (the default): conv 6@5x5 pad 2 -> ReLU -> max-pool 2 -> conv 16@5x5 -> ReLU -> max-pool 2
+    -> flatten 400 -> linear 120 -> ReLU -> linear 84 -> ReLU -> linear num_classes.
+
+    Deviations from the paper, all deliberate and common: ReLU instead of the scaled tanh, max-pooling instead of
+    trainable subsampling, C3 connected to all six S2 maps instead of Table I's partial table, a linear output
+    layer with softmax cross-entropy instead of Euclidean RBF units, padding 2 on 28x28 instead of a 32x32 input.
+    Layers keep PyTorch's default initialization. A 32x32 input needs ``padding=0`` on conv1; with 28x28 and no
+    padding the flattened size would be 256, not 400 (REFERENCE.md 1.2).
+
+    Raises ValueError for an unknown variant or non-positive sizes.
+    """
+    if variant == "paper":
+        from .lenet_paper import lenet5_paper  # noqa: PLC0415 - the 1998 form lives in its own file
+
+        return lenet5_paper(num_classes=num_classes, in_channels=in_channels)
+    if variant != "modern":
+        raise ValueError(f"lenet5: variant must be 'modern' or 'paper', got {variant!r}")
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 6, kernel_size=5, padding=2),  # C1: 6x28x28
+        nn.ReLU(),
+        nn.MaxPool2d(2),                                      # S2: 6x14x14
+        nn.Conv2d(6, 16, kernel_size=5),                      # C3: 16x10x10
+        nn.ReLU(),
+        nn.MaxPool2d(2),                                      # S4: 16x5x5
+        nn.Flatten(),                                         # 400
+        nn.Linear(16 * 5 * 5, 120),                           # C5 (a convolution over 5x5 = fully connected)
+        nn.ReLU(),
+        nn.Linear(120, 84),                                   # F6
+        nn.ReLU(),
+        nn.Linear(84, num_classes),                           # output logits
+    )

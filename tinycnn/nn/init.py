@@ -1,0 +1,107 @@
+"""Weight initialization, as ``torch.nn.init`` (in place on a Parameter's data, drawing from tinycnn's generator).
+
+fan_in = in_channels/groups * kH * kW for a conv weight (in_features for a linear one); fan_out = out_channels *
+kH * kW. Sources: LeCun et al. 1998 ("Efficient BackProp": uniform in +-2.4/fan_in for LeNet-5), Glorot & Bengio
+2010 (variance 2/(fan_in + fan_out)), He et al. 2015 (variance 2/fan for ReLU layers).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+
+__all__ = ["calculate_fans", "uniform_", "normal_", "zeros_", "ones_", "constant_", "kaiming_uniform_",
+           "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "lecun_uniform_", "default_init_"]
+
+
+def calculate_fans(shape) -> tuple:
+    """(fan_in, fan_out) of a weight of ``shape``: (out, in) for linear, (out, in/groups, kH, kW) for conv."""
+    if len(shape) < 2:
+        raise ValueError(f"calculate_fans: a weight needs at least 2 dims, got shape {tuple(shape)}")
+    receptive = 1
+    for n in shape[2:]:
+        receptive *= n
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def _fill(param, sample):
+    data = param.data
+    xp = backend.get_array_module(data)
+    data[...] = sample(backend.get_rng(xp), data.shape).astype(data.dtype, copy=False)
+    return param
+
+
+def uniform_(param, low: float = 0.0, high: float = 1.0):
+    """Fill with U(low, high)."""
+    return _fill(param, lambda rng, shape: rng.uniform(low, high, shape))
+
+
+def normal_(param, mean: float = 0.0, std: float = 1.0):
+    """Fill with N(mean, std^2)."""
+    return _fill(param, lambda rng, shape: rng.normal(mean, std, shape))
+
+
+def constant_(param, value: float):
+    param.data[...] = value
+    return param
+
+
+def zeros_(param):
+    return constant_(param, 0.0)
+
+
+def ones_(param):
+    return constant_(param, 1.0)
+
+
+def _gain(nonlinearity: str, a: float = 0.0) -> float:
+    """``torch.nn.init.calculate_gain`` for the cases used here."""
+    if nonlinearity in ("linear", "conv2d", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        return math.sqrt(2.0 / (1 + a * a))
+    raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
+
+
+def kaiming_uniform_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+    """He et al. 2015: U(-b, b), b = gain * sqrt(3 / fan), gain sqrt(2) for ReLU."""
+    fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
+    bound = _gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(param, -bound, bound)
+
+
+def kaiming_normal_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+    """He et al. 2015: N(0, gain^2 / fan); torchvision's ResNet uses mode="fan_out", nonlinearity="relu"."""
+    fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
+    return normal_(param, 0.0, _gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def xavier_uniform_(param, gain: float = 1.0):
+    """Glorot & Bengio 2010: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = calculate_fans(param.shape)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(param, -bound, bound)
+
+
+def xavier_normal_(param, gain: float = 1.0):
+    fan_in, fan_out = calculate_fans(param.shape)
+    return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def lecun_uniform_(param, scale: float = 2.4):
+    """LeCun et al. 1998 (LeNet-5, appendix A): U(-scale/fan_in, scale/fan_in)."""
+    fan_in = calculate_fans(param.shape)[0]
+    return uniform_(param, -scale / fan_in, scale / fan_in)
+
+
+def default_init_(weight, bias=None):
+    """PyTorch's default for Conv2d and Linear: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    for the weight, and the same bound for the bias."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        bound = 1.0 / math.sqrt(calculate_fans(weight.shape)[0])
+        uniform_(bias, -bound, bound)

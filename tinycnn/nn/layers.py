@@ -1,0 +1,223 @@
+"""Layers: thin Modules that own parameters and call ``tinycnn.functional``. Arguments take PyTorch's names."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..functional._util import pair
+from ..tensor import Tensor
+from . import init
+from .module import Module, Parameter
+
+__all__ = ["Conv2d", "Linear", "ReLU", "Tanh", "ScaledTanh", "Sigmoid", "Softmax", "MaxPool2d", "AvgPool2d",
+           "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout", "Identity"]
+
+
+def _positive_int(op, name, value):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{op}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Conv2d(Module):
+    """2-D convolution layer, as ``torch.nn.Conv2d``.
+
+    Args:
+        in_channels, out_channels: channel counts (C_in, C_out).
+        kernel_size, stride, padding, dilation: an int or a pair. groups: split channels into independent groups.
+        bias: learn an additive bias per output channel.
+
+    Shapes: input (N, C_in, H, W) -> (N, C_out, H_out, W_out); weight (C_out, C_in/groups, kH, kW) float32.
+    Initialized as PyTorch does (U(+-1/sqrt(fan_in)), ``init.default_init_``); the models re-initialize as their
+    papers say.
+
+    Raises ValueError for non-positive sizes or channels not divisible by groups; calling it on an input with the
+    wrong number of channels raises ValueError naming both shapes.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
+                 bias=True, dtype=np.float32):
+        super().__init__()
+        op = "Conv2d"
+        self.in_channels = _positive_int(op, "in_channels", in_channels)
+        self.out_channels = _positive_int(op, "out_channels", out_channels)
+        self.groups = _positive_int(op, "groups", groups)
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{op}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                             f"divisible by groups ({groups})")
+        self.kernel_size = pair("kernel_size", kernel_size, op, minimum=1)
+        self.stride = pair("stride", stride, op, minimum=1)
+        self.padding = pair("padding", padding, op, minimum=0)
+        self.dilation = pair("dilation", dilation, op, minimum=1)
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups) + self.kernel_size, dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        init.default_init_(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding != (0, 0):
+            s += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class Linear(Module):
+    """Fully connected layer ``y = x W^T + b``, as ``torch.nn.Linear``.
+
+    Shapes: input (*, in_features) -> (*, out_features); weight (out_features, in_features) float32.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+        super().__init__()
+        self.in_features = _positive_int("Linear", "in_features", in_features)
+        self.out_features = _positive_int("Linear", "out_features", out_features)
+        self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
+        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        init.default_init_(self.weight, self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class _Activation(Module):
+    fn = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).fn(x)
+
+
+class ReLU(_Activation):
+    """max(x, 0), as ``torch.nn.ReLU``."""
+    fn = staticmethod(F.relu)
+
+
+class Tanh(_Activation):
+    """tanh(x), as ``torch.nn.Tanh``."""
+    fn = staticmethod(F.tanh)
+
+
+class Sigmoid(_Activation):
+    """1 / (1 + exp(-x)), as ``torch.nn.Sigmoid``."""
+    fn = staticmethod(F.sigmoid)
+
+
+class ScaledTanh(Module):
+    """LeCun's squashing function 1.7159 tanh(2x/3) (LeNet-5 paper, Sec. II.B and appendix A)."""
+
+    def __init__(self, amplitude: float = 1.7159, slope: float = 2 / 3):
+        super().__init__()
+        self.amplitude, self.slope = amplitude, slope
+
+    def forward(self, x):
+        return F.scaled_tanh(x, self.amplitude, self.slope)
+
+    def extra_repr(self):
+        return f"amplitude={self.amplitude}, slope={self.slope:.4g}"
+
+
+class Softmax(Module):
+    """Softmax along ``dim`` (``torch.nn.Softmax``)."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return F.softmax(x, axis=self.dim)
+
+
+class MaxPool2d(Module):
+    """Max pooling, as ``torch.nn.MaxPool2d`` (stride defaults to kernel_size; -inf padding; optional ceil_mode)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.ceil_mode = kernel_size, stride, padding, ceil_mode
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
+
+    def extra_repr(self):
+        stride = self.kernel_size if self.stride is None else self.stride
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, ceil_mode={self.ceil_mode}"
+
+
+class AvgPool2d(Module):
+    """Average pooling, as ``torch.nn.AvgPool2d`` (count_include_pad=True by default)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
+
+    def extra_repr(self):
+        stride = self.kernel_size if self.stride is None else self.stride
+        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool2d(Module):
+    """Average pooling to a fixed output size (``torch.nn.AdaptiveAvgPool2d``)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class GlobalAvgPool2d(Module):
+    """Mean of each feature map: (N, C, H, W) -> (N, C, 1, 1) (GoogLeNet and ResNet heads)."""
+
+    def forward(self, x):
+        return F.global_avg_pool2d(x)
+
+
+class Flatten(Module):
+    """Flatten axes ``start_dim..end_dim`` (``torch.nn.Flatten``): (N, C, H, W) -> (N, C*H*W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return F.flatten(x, self.start_dim, self.end_dim)
+
+
+class Dropout(Module):
+    """Inverted dropout with drop probability ``p`` in training mode, identity in eval (``torch.nn.Dropout``)."""
+
+    def __init__(self, p: float = 0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p!r}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input (a placeholder, e.g. a shortcut that changes nothing)."""
+
+    def forward(self, x):
+        return x
