@@ -11,9 +11,10 @@ historical CNNs (LeNet-5, AlexNet, VGG, GoogLeNet, ResNet), on NumPy or, with Cu
 from . import functional  # noqa: F401  (installs the Tensor operators)
 from .backend import manual_seed
 from .gradcheck import GradcheckError, gradcheck
+from .summary import summary
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Function", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
-           "gradcheck", "GradcheckError", "functional"]
+           "gradcheck", "GradcheckError", "summary", "functional"]
