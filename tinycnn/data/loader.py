@@ -1,0 +1,161 @@
+"""Turning uint8 images into float32 batches: normalization, a minimal DataLoader, simple augmentation.
+
+Everything here works on NumPy arrays; the training loop moves a batch to a Tensor (and a device) itself.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterator
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+__all__ = ["MNIST_MEAN", "MNIST_STD", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD",
+           "normalize", "DataLoader", "random_crop", "random_hflip"]
+
+# Mean and standard deviation of the MNIST training pixels scaled to [0, 1] (the values PyTorch's examples use).
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+# The same for Fashion-MNIST (measured on the 60,000 training images of the Debian package: 0.28604, 0.35302).
+FASHION_MNIST_MEAN = 0.2860
+FASHION_MNIST_STD = 0.3530
+
+
+def normalize(images, mean=MNIST_MEAN, std=MNIST_STD) -> np.ndarray:
+    """uint8 pixels -> float32 ``((x / 255) - mean) / std``, with a channel axis.
+
+    Args:
+        images: uint8 array (N, H, W) or (N, C, H, W), values 0..255.
+        mean, std: a scalar, or one value per channel (length C).
+    Returns:
+        A new float32 array (N, 1, H, W) for (N, H, W) input, else (N, C, H, W).
+    Raises:
+        TypeError if ``images`` is not uint8 (already-scaled floats would be divided by 255 twice);
+        ValueError for another number of dims, or a mean/std that does not match the channels.
+    The cast to float32 comes BEFORE any arithmetic: on uint8, x - 128 wraps around (0 - 128 = 128).
+    """
+    x = np.asarray(images)
+    if x.dtype != np.uint8:
+        raise TypeError(f"normalize expects uint8 pixels 0..255, got {x.dtype}")
+    if x.ndim == 3:
+        x = x[:, None]  # (N, H, W) -> (N, 1, H, W): a view, no copy
+    elif x.ndim != 4:
+        raise ValueError(f"normalize expects (N, H, W) or (N, C, H, W) images, got shape {x.shape}")
+    channels = x.shape[1]
+    mean = _per_channel(mean, channels, "mean")
+    std = _per_channel(std, channels, "std")
+    out = x.astype(np.float32)  # the one copy; the rest is in place
+    out /= np.float32(255)
+    out -= mean
+    out /= std
+    return out
+
+
+def _per_channel(value, channels: int, what: str) -> np.ndarray:
+    """A scalar or per-channel sequence as float32 broadcastable against (N, C, H, W)."""
+    v = np.asarray(value, dtype=np.float32)
+    if v.ndim == 0:
+        return v
+    if v.shape != (channels,):
+        raise ValueError(f"{what} must be a scalar or have {channels} values (one per channel), got {v.shape}")
+    return v.reshape(1, channels, 1, 1)
+
+
+class DataLoader:
+    """Iterate over ``(x_batch, y_batch)`` NumPy pairs, optionally shuffled and transformed.
+
+    Args:
+        images: array (N, ...), e.g. uint8 (N, 28, 28).
+        labels: array (N,), e.g. int64.
+        batch_size: positive int (default 128).
+        shuffle: draw a new permutation of the N samples at the start of each epoch (each ``iter()``).
+        seed: seed of the ``np.random.default_rng`` that draws the permutations: two loaders with the same seed
+            give the same order in epoch 1, in epoch 2, ... (each epoch differs from the previous one).
+        drop_last: drop the final batch when it has fewer than ``batch_size`` samples.
+        transform: function applied to each image batch, e.g. ``normalize``; labels pass unchanged.
+    Raises:
+        ValueError for a non-positive or non-integer batch_size, or len(images) != len(labels).
+
+    ``len(loader)`` is the number of batches per epoch. Every sample appears exactly once per epoch (minus the
+    dropped tail). Without shuffle a batch is a view of ``images`` (no copy): a transform must not modify its
+    input in place. With shuffle a batch is gathered with a slice of the permutation (one copy per batch).
+    """
+
+    def __init__(self, images, labels, batch_size: int = 128, shuffle: bool = False, seed=None,
+                 drop_last: bool = False, transform: Callable[[np.ndarray], np.ndarray] | None = None):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.ndim == 0 or labels.ndim == 0 or len(images) != len(labels):
+            raise ValueError(
+                f"images and labels must have the same length, got {images.shape} and {labels.shape}"
+            )
+        self.images, self.labels = images, labels
+        self.batch_size = int(batch_size)
+        self.shuffle, self.drop_last, self.transform = shuffle, drop_last, transform
+        self._rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        n = len(self.images)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        # The permutation is drawn here, not lazily in the generator, so epoch k is the k-th iter() call.
+        order = self._rng.permutation(len(self.images)) if self.shuffle else None
+        return self._batches(order)
+
+    def _batches(self, order):
+        bs = self.batch_size
+        for start in range(0, len(self) * bs, bs):
+            if order is None:
+                x, y = self.images[start:start + bs], self.labels[start:start + bs]
+            else:
+                idx = order[start:start + bs]
+                x, y = self.images[idx], self.labels[idx]
+            yield (self.transform(x) if self.transform is not None else x), y
+
+
+def random_crop(images, pad: int = 4, rng=None) -> np.ndarray:
+    """Pad each image with ``pad`` zeros on every side, then cut a random window of the original size.
+
+    Args:
+        images: array (N, H, W) or (N, C, H, W), any dtype (usually uint8, before normalize).
+        pad: non-negative int; offsets are uniform in 0..2*pad on each axis, one pair per image.
+        rng: a ``np.random.Generator`` (pass the same one every batch), or a seed for a new one.
+    Returns:
+        A new array of the same shape and dtype. Vectorised: one gather, no loop over samples.
+    Raises:
+        ValueError for a negative pad or fewer than 3 dims.
+    """
+    x = np.asarray(images)
+    if pad < 0 or x.ndim < 3:
+        raise ValueError(f"random_crop needs pad >= 0 and (N, [C,] H, W) images, got pad={pad}, {x.shape}")
+    rng = np.random.default_rng(rng)
+    n, (h, w) = len(x), x.shape[-2:]
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(pad, pad), (pad, pad)])
+    # windows[i, ..., dy, dx] is the (h, w) window of image i starting at (dy, dx): a view, no copy.
+    windows = sliding_window_view(padded, (h, w), axis=(-2, -1))
+    dy = rng.integers(0, 2 * pad + 1, size=n)
+    dx = rng.integers(0, 2 * pad + 1, size=n)
+    middle = (slice(None),) * (x.ndim - 3)  # the channel axis, if any
+    return windows[(np.arange(n), *middle, dy, dx)]
+
+
+def random_hflip(images, rng=None, p: float = 0.5) -> np.ndarray:
+    """Mirror each image left-right with probability ``p``.
+
+    Args:
+        images: array (N, H, W) or (N, C, H, W), any dtype.
+        rng: a ``np.random.Generator`` (pass the same one every batch), or a seed for a new one.
+        p: probability of a flip, in [0, 1].
+    Returns:
+        A new array of the same shape and dtype. Vectorised: a mask over the batch, no loop over samples.
+    Raises:
+        ValueError for p outside [0, 1] or fewer than 3 dims.
+    """
+    x = np.asarray(images)
+    if not 0.0 <= p <= 1.0 or x.ndim < 3:
+        raise ValueError(f"random_hflip needs 0 <= p <= 1 and (N, [C,] H, W) images, got p={p}, {x.shape}")
+    flip = np.random.default_rng(rng).random(len(x)) < p
+    return np.where(flip.reshape((-1,) + (1,) * (x.ndim - 1)), x[..., ::-1], x)
