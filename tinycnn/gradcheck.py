@@ -42,15 +42,14 @@ def numerical_grad(fn, inputs, i, weights, eps=1e-6):
     """Central-difference gradient of sum(fn(*inputs) * weights) with respect to ``inputs[i]``, element by element."""
     x = inputs[i].data
     grad = backend.get_array_module(x).zeros(x.shape, dtype=np.float64)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for k in range(flat.size):
-        orig = flat[k].item()
-        flat[k] = orig + eps
+    for k in np.ndindex(*x.shape):  # index x itself: x.reshape(-1) is a copy when x is not contiguous
+        orig = x[k].item()
+        x[k] = orig + eps
         plus = _scalar(fn, inputs, weights)
-        flat[k] = orig - eps
+        x[k] = orig - eps
         minus = _scalar(fn, inputs, weights)
-        flat[k] = orig
-        gflat[k] = (plus - minus) / (2 * eps)
+        x[k] = orig
+        grad[k] = (plus - minus) / (2 * eps)
     return grad
 
 

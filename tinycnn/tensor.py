@@ -203,7 +203,7 @@ class Tensor:
                 continue
             ctx = node._ctx
             if ctx is None:  # a leaf: accumulate, never aliasing an array that someone else holds
-                node.grad = Tensor(g if node.grad is None else node.grad.data + g)
+                node.grad = Tensor(g.copy() if node.grad is None else node.grad.data + g)  # g may be shared
                 continue
             input_grads = ctx.backward(g)
             if not isinstance(input_grads, tuple):

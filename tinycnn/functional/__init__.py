@@ -5,6 +5,7 @@
 from .activation import log_softmax, relu, scaled_tanh, sigmoid, softmax, tanh
 from .conv import col2im, conv2d, conv_output_size, im2col
 from .loss import cross_entropy, nll_loss
+from .normalization import batch_norm, local_response_norm
 from .math import add, div, exp, linear, log, matmul, mean, mul, neg, pow, sub, sum
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d, pool_output_size
 from .regularization import dropout
@@ -17,5 +18,5 @@ __all__ = [
     "cross_entropy", "nll_loss",
     "conv2d", "im2col", "col2im", "conv_output_size",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "pool_output_size",
-    "dropout",
+    "dropout", "batch_norm", "local_response_norm",
 ]

@@ -40,6 +40,9 @@ def lift(value, like: Tensor) -> Tensor:
         return value
     if isinstance(value, numbers.Number) or hasattr(value, "shape") or isinstance(value, (list, tuple)):
         xp = backend.get_array_module(like.data)
+        if like.dtype.kind in "iub" and xp.asarray(value).dtype.kind in "fc":  # casting would truncate 0.5 to 0
+            raise TypeError(f"cannot combine a {like.dtype} Tensor with the floating constant {value!r} without "
+                            f"changing its dtype; cast the tensor to a floating dtype first")
         return Tensor(xp.asarray(value, dtype=like.dtype))
     raise TypeError(f"cannot combine a Tensor with {type(value).__name__}")
 

@@ -71,6 +71,8 @@ class Pow(Function):
 
     def backward(self, g):
         e = self.exponent
+        if e == 0:  # x**0 is constant; e * x**(e - 1) would be 0 * inf = NaN at x = 0
+            return (backend.get_array_module(g).zeros_like(g),)
         return (g * (e * self.x ** (e - 1)).astype(g.dtype, copy=False),)
 
 
@@ -87,10 +89,10 @@ class MatMul(Function):
         a2 = a if a.ndim > 1 else a[None, :]  # promote 1-D operands the way matmul did
         b2 = b if b.ndim > 1 else b[:, None]
         g2 = g
+        if b.ndim == 1:  # first: for vector @ vector, g is 0-d and takes the -1 axis before the -2 one
+            g2 = xp.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = xp.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = xp.expand_dims(g2, -1)
         da = db = None
         if self.needs_input_grad[0]:
             da = g2 @ xp.swapaxes(b2, -1, -2)
@@ -105,6 +107,9 @@ def _axes(axis, ndim):
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    for a in axes:  # never wrap an axis modulo ndim: axis 2 of a 2-D tensor is an error, as in NumPy
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for x with {ndim} dimensions")
     return tuple(a % ndim for a in axes)
 
 
@@ -179,6 +184,11 @@ def _binary(fn, name, a, b):
     a = lift(a, b) if not isinstance(a, Tensor) else a
     b = lift(b, a) if not isinstance(b, Tensor) else b
     check_same_dtype(name, a=a, b=b)
+    try:
+        backend.np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(f"{name}: a of shape {a.shape} and b of shape {b.shape} "
+                         f"cannot be broadcast together") from None
     return fn.apply(a, b)
 
 

@@ -113,7 +113,7 @@ def transpose(x: Tensor, *axes) -> Tensor:
         axes = tuple(axes[0])
     if not axes:
         axes = tuple(reversed(range(x.ndim)))
-    axes = tuple(int(a) % x.ndim if x.ndim else a for a in axes)
+    axes = tuple(int(a) + x.ndim if int(a) < 0 else int(a) for a in axes)  # -1 is the last axis; no wrapping
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes must be a permutation of 0..{x.ndim - 1} for shape {x.shape}, got {axes}")
     return Transpose.apply(x, axes=axes)
@@ -124,6 +124,9 @@ def flatten(x: Tensor, start_axis: int = 1, end_axis: int = -1) -> Tensor:
     check_tensor("x", x, op="flatten")
     if x.ndim == 0:
         return reshape(x, (1,))
+    for name, a in (("start_axis", start_axis), ("end_axis", end_axis)):
+        if not -x.ndim <= a < x.ndim:
+            raise ValueError(f"flatten: {name} {a} is out of range for x of shape {x.shape}")
     start, end = start_axis % x.ndim, end_axis % x.ndim
     if start > end:
         raise ValueError(f"flatten: start_axis ({start_axis}) must not come after end_axis ({end_axis}) "
@@ -145,6 +148,8 @@ def concat(tensors, axis: int = 1) -> Tensor:
     for i, t in enumerate(tensors):
         check_tensor(f"tensors[{i}]", t, op="concat")
     ref = tensors[0]
+    if not -ref.ndim <= axis < ref.ndim:
+        raise ValueError(f"concat: axis {axis} is out of range for tensors[0] of shape {ref.shape}")
     axis = axis % ref.ndim
     for i, t in enumerate(tensors[1:], 1):
         if t.ndim != ref.ndim or any(a != b for d, (a, b) in enumerate(zip(t.shape, ref.shape)) if d != axis):

@@ -1,26 +1,38 @@
 """The five historical networks, built from tinycnn's layers, and a name -> constructor registry.
 
-``get_model("lenet5", num_classes=10, in_channels=1)``; ``MODELS`` lists every name that ``tinycnn train`` and
-``tinycnn summary`` accept, with the input size each expects by default (``INPUT_SHAPES``).
+Each model file defines ``REGISTRY = {name: ModelSpec(...)}``; this module gathers them, so ``get_model(name,
+num_classes=10, in_channels=1)`` builds any of them and ``MODELS`` lists every name that ``tinycnn train`` and
+``tinycnn summary`` accept.
 """
 from __future__ import annotations
 
-from .lenet import lenet5
-
-MODELS = {
-    "lenet5": lenet5,
-}
-
-# The input (C, H, W) each network is defined for; the CLI and summary use it when none is given.
-INPUT_SHAPES = {
-    "lenet5": (1, 28, 28),
-}
+import importlib
+from typing import Callable, NamedTuple
 
 
-def register(name: str, constructor, input_shape) -> None:
-    """Add a model constructor to the registry under ``name``."""
-    MODELS[name] = constructor
-    INPUT_SHAPES[name] = tuple(input_shape)
+class ModelSpec(NamedTuple):
+    """How to build a registered network and what it is fed.
+
+    constructor: called with num_classes=, in_channels= and ``small_kwargs`` when training on small images.
+    input_shape: the (C, H, W) the network is defined for (its paper's input; the default of ``summary``).
+    small_input_size: the H = W that MNIST's 28x28 images are zero-padded to when training on them (28 = none).
+    small_kwargs: constructor arguments for small images (a documented input-size adaptation), e.g.
+        ``{"small_input": True}``; empty when the network takes small images as is.
+    """
+    constructor: Callable
+    input_shape: tuple
+    small_input_size: int = 28
+    small_kwargs: dict = {}
+
+
+# Model files, in the order of the story; each defines REGISTRY.
+_MODULES = ("lenet",)
+
+MODELS: dict = {}
+for _name in _MODULES:
+    MODELS.update(importlib.import_module(f"{__name__}.{_name}").REGISTRY)
+
+INPUT_SHAPES = {name: spec.input_shape for name, spec in MODELS.items()}
 
 
 def get_model(name: str, **kwargs):
@@ -29,10 +41,17 @@ def get_model(name: str, **kwargs):
     Raises KeyError listing the known names when ``name`` is unknown.
     """
     try:
-        constructor = MODELS[name]
+        spec = MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
-    return constructor(**kwargs)
+    return spec.constructor(**kwargs)
 
 
-__all__ = ["lenet5", "MODELS", "INPUT_SHAPES", "get_model", "register"]
+def __getattr__(attr):
+    # tinycnn.models.vgg16 and friends: every registered constructor by its name
+    if attr in MODELS:
+        return MODELS[attr].constructor
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+__all__ = ["MODELS", "INPUT_SHAPES", "ModelSpec", "get_model"] + sorted(MODELS)

@@ -47,3 +47,12 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern")
         nn.ReLU(),
         nn.Linear(84, num_classes),                           # output logits
     )
+
+
+def _registry():
+    from . import ModelSpec  # noqa: PLC0415 - the registry type lives in the package
+
+    return {"lenet5": ModelSpec(lenet5, (1, 28, 28))}
+
+
+REGISTRY = _registry()

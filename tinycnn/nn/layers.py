@@ -10,7 +10,8 @@ from . import init
 from .module import Module, Parameter
 
 __all__ = ["Conv2d", "Linear", "ReLU", "Tanh", "ScaledTanh", "Sigmoid", "Softmax", "MaxPool2d", "AvgPool2d",
-           "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout", "Identity"]
+           "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout", "Identity", "BatchNorm2d",
+           "LocalResponseNorm"]
 
 
 def _positive_int(op, name, value):
@@ -221,3 +222,56 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+class BatchNorm2d(Module):
+    """Batch normalization over (N, H, W) per channel (Ioffe & Szegedy 2015), as ``torch.nn.BatchNorm2d``.
+
+    Args:
+        num_features: C. eps: added to the variance (1e-5). momentum: weight of each new batch in the running
+            statistics (0.1, PyTorch's convention). affine: learn weight (gamma, init 1) and bias (beta, init 0).
+
+    Buffers running_mean (init 0) and running_var (init 1), float32, saved in ``state_dict``. Training mode
+    normalizes with the batch's biased variance and stores the unbiased one; eval mode uses the running ones.
+    Input (N, C, H, W) or (N, C); raises ValueError for another channel count or one value per channel in training.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype=np.float32):
+        super().__init__()
+        self.num_features = _positive_int("BatchNorm2d", "num_features", num_features)
+        self.eps, self.momentum = eps, momentum
+        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def forward(self, x):
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
+                            self.momentum, self.eps)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
+
+
+class LocalResponseNorm(Module):
+    """Local response normalization across channels, PyTorch's definition (alpha divided by ``size``).
+
+    ``LocalResponseNorm.paper(size=5, alpha=1e-4, beta=0.75, k=2.0)`` builds the AlexNet paper's form (Sec. 3.3),
+    whose alpha is not divided by n: it passes alpha * size here.
+    """
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size = _positive_int("LocalResponseNorm", "size", size)
+        self.alpha, self.beta, self.k = alpha, beta, k
+
+    @classmethod
+    def paper(cls, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0) -> "LocalResponseNorm":
+        """The AlexNet paper's b = a / (k + alpha * sum a^2) ** beta, i.e. PyTorch's form with alpha * size."""
+        return cls(size, alpha=alpha * size, beta=beta, k=k)
+
+    def forward(self, x):
+        return F.local_response_norm(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f"{self.size}, alpha={self.alpha:g}, beta={self.beta}, k={self.k}"

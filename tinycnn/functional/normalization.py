@@ -1,0 +1,163 @@
+"""Batch normalization (Ioffe & Szegedy 2015) and local response normalization (Krizhevsky et al. 2012, Sec. 3.3).
+
+Both follow PyTorch's definitions (``torch.nn.functional.batch_norm`` / ``local_response_norm``).
+"""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..tensor import Function, Tensor
+from ._util import check_float, check_same_dtype, check_tensor
+
+__all__ = ["batch_norm", "local_response_norm"]
+
+
+def _stat_axes(x):
+    return (0,) if x.ndim == 2 else (0, 2, 3)  # everything but the channel axis
+
+
+def _per_channel(v, x):
+    return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+class BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias, per channel.
+
+    Training: mean and the *biased* variance of the batch normalize; the running statistics are updated in place
+    as running = (1 - momentum) running + momentum batch, with the *unbiased* variance (n / (n - 1)) stored
+    (PITFALLS P10). Evaluation: the running statistics normalize and nothing is updated.
+    """
+
+    def forward(self, x, weight=None, bias=None, running_mean=None, running_var=None, training=True,
+                momentum=0.1, eps=1e-5):
+        xp = backend.get_array_module(x)
+        axes = _stat_axes(x)
+        if training:
+            n = x.size // x.shape[1]
+            mean = x.mean(axis=axes)
+            centered = x - _per_channel(mean, x)
+            var = (centered * centered).mean(axis=axes)  # biased: normalizes the batch
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean
+            if running_var is not None:
+                running_var *= 1 - momentum
+                running_var += momentum * var * (n / (n - 1))  # unbiased: estimates the population
+        else:
+            mean, var = running_mean, running_var
+            centered = x - _per_channel(mean, x)
+        inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))
+        self.x_hat = centered * _per_channel(inv_std.astype(x.dtype, copy=False), x)
+        self.inv_std, self.training, self.weight = inv_std.astype(x.dtype, copy=False), training, weight
+        y = self.x_hat if weight is None else self.x_hat * _per_channel(weight, x)
+        return y if bias is None else y + _per_channel(bias, x)
+
+    def backward(self, g):
+        x_hat, axes = self.x_hat, _stat_axes(g)
+        needs = self.needs_input_grad
+        d_hat = g if self.weight is None else g * _per_channel(self.weight, g)
+        dx = dw = db = None
+        if needs[0]:
+            inv_std = _per_channel(self.inv_std, g)
+            if self.training:
+                # the batch mean and variance depend on x too: the two sums remove their share (Ioffe & Szegedy,
+                # Sec. 3), so that d(sum y)/dx = 0
+                m = g.dtype.type(g.size // g.shape[1])
+                dx = inv_std * (d_hat - _per_channel(d_hat.sum(axis=axes), g) / m
+                                - x_hat * _per_channel((d_hat * x_hat).sum(axis=axes), g) / m)
+            else:
+                dx = d_hat * inv_std
+        if len(needs) > 1 and needs[1]:
+            dw = (g * x_hat).sum(axis=axes)
+        if len(needs) > 2 and needs[2]:
+            db = g.sum(axis=axes)
+        return (dx, dw, db)[:len(needs)]
+
+
+def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None = None, bias: Tensor | None = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch normalization over the batch (and spatial) axes, per channel (``torch.nn.functional.batch_norm``).
+
+    Args:
+        x: (N, C) or (N, C, H, W), floating point.
+        running_mean, running_var: (C,) arrays (or Tensors) updated in place in training; used in evaluation.
+            May be None in training (no running statistics kept).
+        weight, bias: optional (C,) Tensors (gamma and beta).
+        training: normalize with the batch's statistics (and update the running ones), else with the running ones.
+        momentum: weight of the new batch in the running average (PyTorch's convention: 0.1; Keras's 0.99 is
+            1 - this). eps: added to the variance.
+
+    Raises:
+        ValueError: training with one value per channel (N * H * W == 1): its variance is undefined; a running
+            statistic or weight not of shape (C,); missing running statistics in evaluation.
+    """
+    op = "batch_norm"
+    check_tensor("x", x, ndim=(2, 4), op=op)
+    check_float("x", x, op=op)
+    c = x.shape[1]
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    for name, v in (("running_mean", rm), ("running_var", rv), ("weight", weight), ("bias", bias)):
+        if v is not None and tuple(v.shape) != (c,):
+            raise ValueError(f"{op}: {name} must have shape ({c},) for x of shape {x.shape}, got {tuple(v.shape)}")
+    if training and x.size // c <= 1:
+        raise ValueError(f"{op}: training needs more than 1 value per channel, got x of shape {x.shape}")
+    if not training and (rm is None or rv is None):
+        raise ValueError(f"{op}: evaluation (training=False) needs running_mean and running_var")
+    check_same_dtype(op, x=x, weight=weight, bias=bias)
+    tensors = [x] + [t for t in (weight, bias) if t is not None]
+    if weight is None and bias is not None:
+        raise ValueError(f"{op}: bias without weight is not supported; pass both or neither")
+    return BatchNorm.apply(*tensors, running_mean=rm, running_var=rv, training=bool(training),
+                           momentum=float(momentum), eps=float(eps))
+
+
+def _channel_window_sum(v, before, after):
+    """s[:, c] = sum of v[:, c - before : c + after + 1] along channels, zeros outside: a cumulative sum, one pass."""
+    xp = backend.get_array_module(v)
+    c = v.shape[1]
+    pad = [(0, 0)] * v.ndim
+    pad[1] = (before + 1, after)  # one extra leading zero so that cs[c + w] - cs[c] is the window's sum
+    cs = xp.cumsum(xp.pad(v, pad), axis=1)
+    w = before + after + 1
+    return cs[:, w:w + c] - cs[:, :c]
+
+
+class LocalResponseNorm(Function):
+    """b_c = a_c / (k + alpha / n * sum_{c' near c} a_{c'}^2) ** beta, the window running over n channels
+    (n // 2 before c, (n - 1) // 2 after), zeros beyond the edges; PyTorch divides alpha by n, also at the edges."""
+
+    def forward(self, x, size, alpha, beta, k):
+        self.lo, self.hi = size // 2, (size - 1) // 2
+        self.x, self.beta, self.coef = x, beta, x.dtype.type(alpha / size)
+        self.scale = x.dtype.type(k) + self.coef * _channel_window_sum(x * x, self.lo, self.hi)
+        return x * self.scale ** x.dtype.type(-beta)
+
+    def backward(self, g):
+        x, s, beta = self.x, self.scale, g.dtype.type(self.beta)
+        direct = g * s ** -beta
+        # channel j appears in the windows of channels j - hi .. j + lo: the window read the other way round
+        through = _channel_window_sum(g * x * s ** (-beta - 1), self.hi, self.lo)
+        return (direct - 2 * beta * self.coef * x * through,)
+
+
+def local_response_norm(x: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Tensor:
+    """Local response normalization across channels, PyTorch's definition (``torch.nn.functional.local_response_norm``):
+
+        b_c = a_c / (k + (alpha / size) * sum_{c' = c - size//2}^{c + (size - 1)//2} a_{c'}^2) ** beta
+
+    Note: the AlexNet paper (Sec. 3.3) writes alpha *without* dividing by n: its k=2, n=5, alpha=1e-4, beta=0.75
+    is ``local_response_norm(x, 5, alpha=5e-4, beta=0.75, k=2.0)`` here (``nn.LocalResponseNorm.paper``).
+
+    Args:
+        x: (N, C, H, W) or (N, C), floating point. size: channels in the window (a positive int).
+    Raises:
+        ValueError: size < 1, or x of another rank. TypeError: non-floating x.
+    """
+    op = "local_response_norm"
+    check_tensor("x", x, ndim=(2, 3, 4), op=op)
+    check_float("x", x, op=op)
+    if not isinstance(size, numbers.Integral) or size < 1:
+        raise ValueError(f"{op}: size must be a positive int, got {size!r}")
+    return LocalResponseNorm.apply(x, size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))
