@@ -70,10 +70,11 @@ def main(argv=None) -> int:
             fit(config)
         elif args.command == "evaluate":
             from .data import load_dataset  # noqa: PLC0415
-            from .train import evaluate, load_checkpoint  # noqa: PLC0415
+            from .train import evaluate, load_checkpoint, pad_images  # noqa: PLC0415
 
             model, meta = load_checkpoint(args.checkpoint, device=args.device)
             images, labels = load_dataset(meta.get("dataset", "mnist"), "test", root=args.data_dir)
+            images = pad_images(images, meta.get("input_size", images.shape[-1]))
             loss, acc = evaluate(model, images, labels, args.batch_size, args.device, meta["mean"], meta["std"])
             print(json.dumps({"checkpoint": args.checkpoint, "model": meta["model"], "test_images": len(labels),
                               "test_loss": round(loss, 6), "test_accuracy": acc}))

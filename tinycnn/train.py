@@ -20,11 +20,11 @@ from . import backend
 from . import functional as F
 from .data import DataLoader, load_dataset, normalize
 from .data.loader import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
-from .models import INPUT_SHAPES, get_model
+from .models import MODELS, get_model
 from .optim import SGD, Adam, CosineAnnealingLR, StepLR
 from .tensor import Tensor, no_grad
 
-__all__ = ["TrainConfig", "fit", "evaluate", "save_checkpoint", "load_checkpoint", "plot_history", "predict"]
+__all__ = ["TrainConfig", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint", "plot_history", "predict"]
 
 DATASET_STATS = {"mnist": (MNIST_MEAN, MNIST_STD), "fashion-mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}
 AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2015, Sec. 5)
@@ -69,6 +69,24 @@ def _validate(config: TrainConfig) -> None:
         if not ok:
             raise ValueError(f"{message}; got {dataclasses.asdict(config)}")
     backend.parse_device(config.device)
+    if config.model not in MODELS:
+        raise KeyError(f"unknown model {config.model!r}; known models: {', '.join(sorted(MODELS))}")
+
+
+def pad_images(images, size: int):
+    """Zero-pad uint8 images (N, H, W) symmetrically to (N, size, size): the background of MNIST is 0, so a
+    network defined for 32x32 inputs (LeNet-5 in the paper) sees the 28x28 digit centred as LeCun et al. did.
+
+    Raises ValueError when ``size`` is smaller than the images.
+    """
+    h, w = images.shape[-2:]
+    if (h, w) == (size, size):
+        return images
+    if size < h or size < w:
+        raise ValueError(f"pad_images: size must be at least the image size {(h, w)}, got {size}")
+    top, left = (size - h) // 2, (size - w) // 2
+    pad = [(0, 0)] * (images.ndim - 2) + [(top, size - h - top), (left, size - w - left)]
+    return np.pad(images, pad)
 
 
 def _outputs_and_loss(outputs, target):
@@ -145,9 +163,12 @@ def fit(config: TrainConfig, log=print) -> dict:
     if config.test_limit:
         test_x, test_y = test_x[:config.test_limit], test_y[:config.test_limit]
     mean, std = DATASET_STATS[config.dataset]
+    spec = MODELS[config.model]
+    input_size = spec.small_input_size
+    train_x, test_x = pad_images(train_x, input_size), pad_images(test_x, input_size)
 
     manual_seed(config.seed)
-    model_args = {"num_classes": 10, "in_channels": 1}
+    model_args = {"num_classes": 10, "in_channels": 1, **spec.small_kwargs}
     model = get_model(config.model, **model_args).to(config.device)
     optimizer = _optimizer(config, model)
     scheduler = _scheduler(config, optimizer)
@@ -159,6 +180,7 @@ def fit(config: TrainConfig, log=print) -> dict:
 
     history = []
     meta = {"model": config.model, "model_args": model_args, "dataset": config.dataset, "mean": mean, "std": std,
+            "input_size": input_size,
             "config": dataclasses.asdict(config)}
     try:
         for epoch in range(1, config.epochs + 1):
@@ -280,7 +302,3 @@ def plot_history(history, path, title: str = "training") -> None:
     plt.close(fig)
     _atomic_write(path, buf.getvalue())
 
-
-def default_input_shape(name: str) -> tuple:
-    """The (C, H, W) a registered model is defined for."""
-    return INPUT_SHAPES[name]

@@ -55,32 +55,37 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
             an unknown reduction.
         TypeError: a non-integer target or non-floating logits.
     """
-    check_tensor("logits", logits, ndim=2, op="cross_entropy")
-    check_float("logits", logits, op="cross_entropy")
+    t = _check_target("cross_entropy", "logits", logits, target, reduction)
+    return CrossEntropy.apply(logits, Tensor(t), reduction=reduction)
+
+
+def _check_target(op, name, scores, target, reduction):
+    """Check (N, C) ``scores``, the reduction and the (N,) integer labels in [0, C); return the labels' array."""
+    check_tensor(name, scores, ndim=2, op=op)
+    check_float(name, scores, op=op)
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     t = target.data if isinstance(target, Tensor) else target
-    xp = backend.get_array_module(logits.data)
+    xp = backend.get_array_module(scores.data)
     t = xp.asarray(t)
-    n, c = logits.shape
+    n, c = scores.shape
     if t.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy: target must hold integer class indices, got dtype {t.dtype}")
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {t.dtype}")
     if t.shape != (n,):
-        raise ValueError(f"cross_entropy: target must have shape ({n},) to match logits {logits.shape}, got {t.shape}")
+        raise ValueError(f"{op}: target must have shape ({n},) to match {name} {scores.shape}, got {t.shape}")
     bad = (t < 0) | (t >= c)
     if n and bool(bad.any()):  # one host sync; a wrong label would otherwise index silently out of range
         i = int(xp.argmax(bad))
-        raise ValueError(f"cross_entropy: target[{i}] = {int(t[i])} is outside [0, {c}) for logits with {c} classes")
-    return CrossEntropy.apply(logits, Tensor(t), reduction=reduction)
+        raise ValueError(f"{op}: target[{i}] = {int(t[i])} is outside [0, {c}) for {name} with {c} classes")
+    return t
 
 
 def nll_loss(log_probs: Tensor, target, reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of ``target`` under (N, C) log-probabilities (``torch.nn.functional.nll_loss``)."""
     from .shape import getitem  # noqa: PLC0415
 
-    check_tensor("log_probs", log_probs, ndim=2, op="nll_loss")
+    t = _check_target("nll_loss", "log_probs", log_probs, target, reduction)
     xp = backend.get_array_module(log_probs.data)
-    t = xp.asarray(target.data if isinstance(target, Tensor) else target)
     picked = -getitem(log_probs, (xp.arange(log_probs.shape[0]), t))
     if reduction == "none":
         return picked
