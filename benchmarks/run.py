@@ -25,9 +25,11 @@ CONV_ROWS = [
     ("ResNet 3x3 layer", 32, 64, 64, 3, 1, 1, 56, True),
     ("AlexNet conv1", 16, 3, 96, 11, 4, 0, 227, False),
 ]
-POOL_ROWS = [  # name, input shape, kernel, stride
-    ("max-pool 2x2/2 (LeNet)", (128, 6, 28, 28), 2, 2),
-    ("max-pool 3x3/2 (AlexNet)", (16, 96, 55, 55), 3, 2),
+# pooled activations: the output of the conv row named, as each engine's conv2d returns it (tinycnn's in its
+# (C, H, W, N) memory order behind an NCHW view, PyTorch's NCHW): name, conv row index, kernel, stride
+POOL_ROWS = [
+    ("max-pool 2x2/2 (LeNet conv1 output)", 0, 2, 2),
+    ("max-pool 3x3/2 (AlexNet conv1 output)", 3, 3, 2),
 ]
 
 
@@ -99,9 +101,13 @@ def pool_rows(torch, repeat):
 
     rows = []
     rng = np.random.default_rng(1)
-    for name, shape, k, s in POOL_ROWS:
-        x_np = rng.standard_normal(shape).astype(np.float32)
-        x = tc.Tensor(x_np, requires_grad=True)
+    for name, conv_index, k, s in POOL_ROWS:
+        _, n, cin, cout, kc, sc, pc, size, _ = CONV_ROWS[conv_index]
+        x_np = rng.standard_normal((n, cin, size, size)).astype(np.float32)
+        w_np = (rng.standard_normal((cout, cin, kc, kc)) * 0.1).astype(np.float32)
+        with tc.no_grad():
+            act = F.conv2d(tc.Tensor(x_np), tc.Tensor(w_np), stride=sc, padding=pc).data
+        x = tc.Tensor(act, requires_grad=True)
         out_shape = F.max_pool2d(x, k, s).shape
         g = np.ones(out_shape, np.float32)
 
@@ -111,7 +117,9 @@ def pool_rows(torch, repeat):
 
         peer = None
         if torch is not None:
-            tx, tg = torch.tensor(x_np, requires_grad=True), torch.ones(out_shape)
+            with torch.no_grad():
+                tact = torch.nn.functional.conv2d(torch.tensor(x_np), torch.tensor(w_np), stride=sc, padding=pc)
+            tx, tg = tact.requires_grad_(True), torch.ones(out_shape)
 
             def peer_fn():
                 tx.grad = None

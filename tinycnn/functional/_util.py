@@ -62,3 +62,21 @@ def pair(name: str, value, op: str, minimum: int = 0) -> tuple:
     if min(value) < minimum:
         raise ValueError(f"{op}: {name} must be >= {minimum}, got {value}")
     return value
+
+
+def empty_like_layout(shape, like, dtype=None, fill=None):
+    """A new array of ``shape`` whose axes lie in memory in the order of ``like``'s (same ndim).
+
+    NumPy's ``empty`` is C-ordered; an op on arrays of different memory orders walks one of them with short
+    strided rows and runs several times slower, so ops allocate their outputs in their input's order (conv keeps
+    (C, H, W, N) memory behind NCHW views). ``fill`` initializes the values when given.
+    """
+    xp = backend.get_array_module(like)
+    order = sorted(range(like.ndim), key=lambda a: -abs(like.strides[a]))  # outermost axis first
+    buf = xp.empty([shape[a] for a in order], dtype=dtype or like.dtype)
+    if fill is not None:
+        buf.fill(fill)
+    inverse = [0] * len(order)
+    for pos, axis in enumerate(order):
+        inverse[axis] = pos
+    return buf.transpose(inverse)

@@ -3,21 +3,26 @@
 A convolution slides a (kH, kW) window over the input and takes a dot product with the kernel at each position.
 im2col copies every window into one column of a matrix, so the whole layer becomes one GEMM:
 
-    cols   (C * kH * kW,  N * H_out * W_out)     one column per output pixel of every image
+    cols   (C * kH * kW,  H_out * W_out * N)     one column per output pixel of every image
     weight (O,  C * kH * kW)                     one row per output channel
-    out  = weight @ cols  -> (O, N * H_out * W_out)
+    out  = weight @ cols  -> (O, H_out * W_out * N)
 
 The simplest im2col loops over every output pixel; that is a Python loop of N * H_out * W_out steps. Here the loop
 runs over the kH * kW kernel offsets instead: for offset (i, j), the pixels that meet kernel weight (i, j) in all
-windows form one strided slice of the padded input, ``x[:, :, i : i + stride*H_out : stride, j : ...]``, copied in
+windows form one strided slice of the padded input, ``x[:, i : i + stride*H_out : stride, j : ..., :]``, copied in
 one NumPy call. col2im does the reverse and *adds* each slice back, because neighbouring windows overlap and every
 overlap contributes to the gradient (PITFALLS P01). There are no index arrays and no ``np.add.at``: both are 5-15x
 slower than strided slices.
 
-Layout: the columns are ordered (C, kH, kW) x (N, H_out, W_out) so that the channel axis leads. The output of the
-GEMM is then (O, N, H_out, W_out) in memory; it is returned as an NCHW *view* (a transpose without a copy), and the
-next layer's im2col reads it channel-first again, so no transpose copy is made per call. This is convolution as
-PyTorch defines it (``torch.nn.functional.conv2d``): cross-correlation, the kernel is not flipped (P03).
+Layout (why the batch axis is last inside): NumPy copies a strided slice row by row, and a short row costs as much
+as a long one. In NCHW memory the rows of a window slice are W_out pixels long (10 for LeNet's conv2); with the
+batch axis innermost, (C, H, W, N), a slice keeps all N images of a pixel side by side, and for stride 1 a whole
+(W_out x N) block is contiguous: im2col runs about 6x and col2im about 3x faster (benchmarks/). So inside the op
+the input is viewed as (C, H, W, N), the columns are ordered (c, i, j) x (h_out, w_out, n), and the GEMM's output
+(O, H_out, W_out, N) is returned as an NCHW *view* (a transpose without a copy). The next layer reads it as
+(C, H, W, N) again for free, and pooling and ReLU keep that memory order, so no transpose copy is made per call.
+This is convolution as PyTorch defines it (``torch.nn.functional.conv2d``): cross-correlation, the kernel is not
+flipped (P03).
 """
 from __future__ import annotations
 
@@ -37,16 +42,16 @@ def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int 
     return (size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
 
 
-def _pad_channels_first(x, padding):
-    """x (N, C, H, W) -> a (C, N, H + 2 pH, W + 2 pW) array, zero padded; no copy when it already is one."""
+def _padded_chwn(x, padding):
+    """x (N, C, H, W) -> a (C, H + 2 pH, W + 2 pW, N) array, zero padded; no copy when it already is one."""
     xp = backend.get_array_module(x)
-    xc = x.transpose(1, 0, 2, 3)
+    xc = x.transpose(1, 2, 3, 0)
     p_h, p_w = padding
     if p_h == 0 and p_w == 0:
         return xp.ascontiguousarray(xc)
-    c, n, h, w = xc.shape
-    out = xp.zeros((c, n, h + 2 * p_h, w + 2 * p_w), dtype=x.dtype)
-    out[:, :, p_h:p_h + h, p_w:p_w + w] = xc
+    c, h, w, n = xc.shape
+    out = xp.zeros((c, h + 2 * p_h, w + 2 * p_w, n), dtype=x.dtype)
+    out[:, p_h:p_h + h, p_w:p_w + w] = xc
     return out
 
 
@@ -68,30 +73,30 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         kernel_size, stride, padding, dilation: pairs of ints (rows, columns).
 
     Returns:
-        array (C * kH * kW, N * H_out * W_out), rows ordered (c, i, j), columns ordered (n, h_out, w_out); the
-        same values as ``torch.nn.functional.unfold`` up to that column order.
+        array (C * kH * kW, H_out * W_out * N), rows ordered (c, i, j), columns ordered (h_out, w_out, n): the
+        values of ``torch.nn.functional.unfold`` with its columns in that order (for N = 1, the same matrix).
     """
     xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     k_h, k_w = kernel_size
     h_out = conv_output_size(h, k_h, stride[0], padding[0], dilation[0])
     w_out = conv_output_size(w, k_w, stride[1], padding[1], dilation[1])
-    xpad = _pad_channels_first(x, padding)
-    cols = xp.empty((c, k_h, k_w, n, h_out, w_out), dtype=x.dtype)
+    xpad = _padded_chwn(x, padding)
+    cols = xp.empty((c, k_h, k_w, h_out, w_out, n), dtype=x.dtype)
     for i, j, rows, cs in _windows(kernel_size, stride, dilation, (h_out, w_out)):
-        cols[:, i, j] = xpad[:, :, rows, cs]  # one strided copy per kernel offset
-    return cols.reshape(c * k_h * k_w, n * h_out * w_out)
+        cols[:, i, j] = xpad[:, rows, cs]  # one strided copy per kernel offset
+    return cols.reshape(c * k_h * k_w, h_out * w_out * n)
 
 
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Fold columns back into an image, *adding* the values of overlapping windows (the adjoint of im2col).
 
     Args:
-        cols: array (C * kH * kW, N * H_out * W_out), laid out as ``im2col`` returns it.
+        cols: array (C * kH * kW, H_out * W_out * N), laid out as ``im2col`` returns it.
         x_shape: (N, C, H, W) of the image to rebuild.
 
     Returns:
-        array of shape ``x_shape`` (an NCHW view of channel-first memory). Input pixels that no window covers (a
+        array of shape ``x_shape`` (an NCHW view of (C, H, W, N) memory). Input pixels that no window covers (a
         stride that does not tile the input) get exactly 0 (PITFALLS P02).
     """
     xp = backend.get_array_module(cols)
@@ -99,11 +104,11 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(
     (k_h, k_w), (p_h, p_w) = kernel_size, padding
     h_out = conv_output_size(h, k_h, stride[0], p_h, dilation[0])
     w_out = conv_output_size(w, k_w, stride[1], p_w, dilation[1])
-    cols = cols.reshape(c, k_h, k_w, n, h_out, w_out)
-    dx = xp.zeros((c, n, h + 2 * p_h, w + 2 * p_w), dtype=cols.dtype)
+    cols = cols.reshape(c, k_h, k_w, h_out, w_out, n)
+    dx = xp.zeros((c, h + 2 * p_h, w + 2 * p_w, n), dtype=cols.dtype)
     for i, j, rows, cs in _windows(kernel_size, stride, dilation, (h_out, w_out)):
-        dx[:, :, rows, cs] += cols[:, i, j]  # add, never assign: windows overlap
-    return dx[:, :, p_h:p_h + h, p_w:p_w + w].transpose(1, 0, 2, 3)
+        dx[:, rows, cs] += cols[:, i, j]  # add, never assign: windows overlap
+    return dx[:, p_h:p_h + h, p_w:p_w + w].transpose(3, 0, 1, 2)
 
 
 class Conv2d(Function):
@@ -114,7 +119,7 @@ class Conv2d(Function):
         self.x_shape, self.groups, self.weight = x.shape, groups, weight
         h_out = conv_output_size(h, k_h, stride[0], padding[0], dilation[0])
         w_out = conv_output_size(w, k_w, stride[1], padding[1], dilation[1])
-        self.out_shape = (o, n, h_out, w_out)
+        self.out_shape = (o, h_out, w_out, n)
         cols = im2col(x, **self.geometry)
         # one GEMM per group: weight rows of group k meet the column rows of its channels only
         w_mat = weight.reshape(o, c_g * k_h * k_w)
@@ -124,17 +129,17 @@ class Conv2d(Function):
         # keep what backward needs: the columns if small, else x to rebuild them
         self.cols = cols if cols.nbytes <= SAVE_COLS_LIMIT else None
         self.x = x if (self.cols is None and self.needs_input_grad[1]) else None
-        return y.reshape(self.out_shape).transpose(1, 0, 2, 3)
+        return y.reshape(self.out_shape).transpose(3, 0, 1, 2)
 
     def backward(self, g):
-        o, n, h_out, w_out = self.out_shape
+        o, h_out, w_out, n = self.out_shape
         groups = self.groups
         xp = backend.get_array_module(g)
-        g_mat = xp.ascontiguousarray(g.transpose(1, 0, 2, 3)).reshape(o, n * h_out * w_out)
+        g_mat = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(o, h_out * w_out * n)
         dx = dw = db = None
         w = self.weight
         if self.needs_input_grad[0]:  # skipped for a first layer whose input needs no gradient
-            dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True)  # (C*kH*kW, N*H_out*W_out)
+            dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True)  # (C*kH*kW, H_out*W_out*N)
             dx = col2im(dcols, self.x_shape, **self.geometry)
         if self.needs_input_grad[1]:
             cols = self.cols if self.cols is not None else im2col(self.x, **self.geometry)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Function, Tensor
-from ._util import check_float, check_tensor, pair
+from ._util import check_float, check_tensor, empty_like_layout, pair
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "pool_output_size"]
 
@@ -44,11 +44,10 @@ def _geometry(shape, kernel_size, stride, padding, ceil_mode):
 
 
 def _padded(x, padding, padded_size, value):
-    xp = backend.get_array_module(x)
     n, c, h, w = x.shape
     if (h, w) == padded_size:
         return x
-    out = xp.full((n, c) + padded_size, value, dtype=x.dtype)
+    out = empty_like_layout((n, c) + padded_size, x, fill=value)
     out[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
     return out
 
@@ -67,26 +66,29 @@ class MaxPool2d(Function):
         out_size, padded_size = _geometry(x.shape, kernel_size, stride, padding, ceil_mode)
         self.geometry = (x.shape, kernel_size, stride, padding, out_size, padded_size)
         xpad = _padded(x, padding, padded_size, -xp.inf)
-        out = argmax = None
-        for k, window in _offsets(kernel_size, stride, out_size):
-            v = xpad[window]
-            if out is None:
-                out = v.copy()
-                argmax = xp.zeros(v.shape, dtype=xp.uint8 if kernel_size[0] * kernel_size[1] < 256 else xp.int32)
-                continue
-            # strictly greater: on ties the first maximum in row-major order keeps the gradient; NaN always wins
-            better = (v > out) | (xp.isnan(v) & ~xp.isnan(out))
-            xp.copyto(out, v, where=better)
-            argmax[better] = k
+        windows = [xpad[w] for _, w in _offsets(kernel_size, stride, out_size)]
+        out = windows[0].copy(order="K")  # "K": keep the input's memory layout
+        for v in windows[1:]:
+            xp.maximum(out, v, out=out)  # maximum propagates NaN: a NaN wins its window, as in PyTorch
+        # which offset won: walk the offsets backwards so that on ties the first maximum in row-major order is
+        # the one left standing (PyTorch's rule, PITFALLS P04); uint8 holds any window up to 15x15
+        has_nan = bool(xp.isnan(out).any())
+        argmax = xp.zeros_like(out, dtype=xp.uint8 if len(windows) < 256 else xp.int32)  # same memory order
+        for k in range(len(windows) - 1, 0, -1):
+            hit = windows[k] == out
+            if has_nan:
+                hit |= xp.isnan(windows[k])
+            argmax[hit] = k
         self.argmax = argmax
         return out
 
     def backward(self, g):
         xp = backend.get_array_module(g)
         x_shape, kernel_size, stride, padding, out_size, padded_size = self.geometry
-        dx = xp.zeros(x_shape[:2] + padded_size, dtype=g.dtype)
+        dx = empty_like_layout(x_shape[:2] + padded_size, g, fill=0)
+        zero = g.dtype.type(0)
         for k, window in _offsets(kernel_size, stride, out_size):
-            dx[window] += xp.where(self.argmax == k, g, 0)  # add: overlapping windows share elements (P05)
+            dx[window] += xp.where(self.argmax == k, g, zero)  # add: overlapping windows share elements (P05)
         h, w = x_shape[2:]
         return (dx[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w],)
 
@@ -111,7 +113,7 @@ class AvgPool2d(Function):
                              count_include_pad)
         self.divisor = div_h[:, None] * div_w[None, :]
         xpad = _padded(x, padding, padded_size, 0)
-        out = xp.zeros(x.shape[:2] + out_size, dtype=x.dtype)
+        out = empty_like_layout(x.shape[:2] + out_size, x, fill=0)
         for _, window in _offsets(kernel_size, stride, out_size):
             out += xpad[window]
         out /= self.divisor
@@ -121,7 +123,7 @@ class AvgPool2d(Function):
         xp = backend.get_array_module(g)
         x_shape, kernel_size, stride, padding, out_size, padded_size = self.geometry
         share = g / self.divisor
-        dx = xp.zeros(x_shape[:2] + padded_size, dtype=g.dtype)
+        dx = empty_like_layout(x_shape[:2] + padded_size, g, fill=0)
         for _, window in _offsets(kernel_size, stride, out_size):
             dx[window] += share
         h, w = x_shape[2:]
