@@ -32,9 +32,11 @@ from ._util import check_float, check_same_dtype, check_tensor, pair
 
 __all__ = ["conv2d", "im2col", "col2im", "conv_output_size"]
 
-# Columns up to this size are kept from forward for the weight gradient; larger ones are rebuilt in backward,
-# trading one extra im2col for memory (a VGG layer's columns are 9x its input). In bytes.
-SAVE_COLS_LIMIT = 64 * 2**20
+# The column matrix of a big layer is large (a 3x3 layer's is 9x its input: 925 MB for VGG-16's second layer at
+# batch 8), so it is built in bands of output rows, each at most this many bytes; a layer whose columns fit in one
+# band keeps them from forward for the weight gradient, a bigger one rebuilds each band in backward (one more
+# im2col, against holding gigabytes).
+COLS_BUDGET = 64 * 2**20
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -65,6 +67,38 @@ def _windows(kernel_size, stride, dilation, out_size):
             yield i, j, rows, cols
 
 
+def _output_hw(x_shape, kernel_size, stride, padding, dilation):
+    return tuple(conv_output_size(n, k, s, p, d) for n, k, s, p, d in
+                 zip(x_shape[2:], kernel_size, stride, padding, dilation))
+
+
+def _band_cols(xpad, r0, r1, kernel_size, stride, dilation, w_out):
+    """Columns of output rows r0..r1 from padded (C, Hp, Wp, N) input: (C * kH * kW, (r1 - r0) * W_out * N)."""
+    xp = backend.get_array_module(xpad)
+    c, _, _, n = xpad.shape
+    k_h, k_w = kernel_size
+    cols = xp.empty((c, k_h, k_w, r1 - r0, w_out, n), dtype=xpad.dtype)
+    for i, j, rows, cs in _windows(kernel_size, stride, dilation, (r1 - r0, w_out)):
+        rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
+        cols[:, i, j] = xpad[:, rows, cs]  # one strided copy per kernel offset
+    return cols.reshape(c * k_h * k_w, -1)
+
+
+def _band_col2im(dxpad, cols, r0, r1, kernel_size, stride, dilation, w_out):
+    """Add the columns of output rows r0..r1 back into padded (C, Hp, Wp, N) ``dxpad``, in place."""
+    c, _, _, n = dxpad.shape
+    cols = cols.reshape(c, kernel_size[0], kernel_size[1], r1 - r0, w_out, n)
+    for i, j, rows, cs in _windows(kernel_size, stride, dilation, (r1 - r0, w_out)):
+        rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
+        dxpad[:, rows, cs] += cols[:, i, j]  # add, never assign: windows overlap
+
+
+def _bands(h_out, row_bytes):
+    """Split output rows 0..h_out into bands whose columns take at most COLS_BUDGET bytes (at least one row)."""
+    step = max(1, min(h_out, COLS_BUDGET // max(1, row_bytes)))
+    return [(r, min(r + step, h_out)) for r in range(0, h_out, step)]
+
+
 def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     """Unfold windows of an array into columns.
 
@@ -76,16 +110,8 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         array (C * kH * kW, H_out * W_out * N), rows ordered (c, i, j), columns ordered (h_out, w_out, n): the
         values of ``torch.nn.functional.unfold`` with its columns in that order (for N = 1, the same matrix).
     """
-    xp = backend.get_array_module(x)
-    n, c, h, w = x.shape
-    k_h, k_w = kernel_size
-    h_out = conv_output_size(h, k_h, stride[0], padding[0], dilation[0])
-    w_out = conv_output_size(w, k_w, stride[1], padding[1], dilation[1])
-    xpad = _padded_chwn(x, padding)
-    cols = xp.empty((c, k_h, k_w, h_out, w_out, n), dtype=x.dtype)
-    for i, j, rows, cs in _windows(kernel_size, stride, dilation, (h_out, w_out)):
-        cols[:, i, j] = xpad[:, rows, cs]  # one strided copy per kernel offset
-    return cols.reshape(c * k_h * k_w, h_out * w_out * n)
+    h_out, w_out = _output_hw(x.shape, kernel_size, stride, padding, dilation)
+    return _band_cols(_padded_chwn(x, padding), 0, h_out, kernel_size, stride, dilation, w_out)
 
 
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -101,52 +127,57 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(
     """
     xp = backend.get_array_module(cols)
     n, c, h, w = x_shape
-    (k_h, k_w), (p_h, p_w) = kernel_size, padding
-    h_out = conv_output_size(h, k_h, stride[0], p_h, dilation[0])
-    w_out = conv_output_size(w, k_w, stride[1], p_w, dilation[1])
-    cols = cols.reshape(c, k_h, k_w, h_out, w_out, n)
-    dx = xp.zeros((c, h + 2 * p_h, w + 2 * p_w, n), dtype=cols.dtype)
-    for i, j, rows, cs in _windows(kernel_size, stride, dilation, (h_out, w_out)):
-        dx[:, rows, cs] += cols[:, i, j]  # add, never assign: windows overlap
-    return dx[:, p_h:p_h + h, p_w:p_w + w].transpose(3, 0, 1, 2)
+    (p_h, p_w) = padding
+    h_out, w_out = _output_hw(x_shape, kernel_size, stride, padding, dilation)
+    dxpad = xp.zeros((c, h + 2 * p_h, w + 2 * p_w, n), dtype=cols.dtype)
+    _band_col2im(dxpad, cols, 0, h_out, kernel_size, stride, dilation, w_out)
+    return dxpad[:, p_h:p_h + h, p_w:p_w + w].transpose(3, 0, 1, 2)
 
 
 class Conv2d(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        xp = backend.get_array_module(x)
         n, c, h, w = x.shape
         o, c_g, k_h, k_w = weight.shape
-        self.geometry = dict(kernel_size=(k_h, k_w), stride=stride, padding=padding, dilation=dilation)
-        self.x_shape, self.groups, self.weight = x.shape, groups, weight
-        h_out = conv_output_size(h, k_h, stride[0], padding[0], dilation[0])
-        w_out = conv_output_size(w, k_w, stride[1], padding[1], dilation[1])
-        self.out_shape = (o, h_out, w_out, n)
-        cols = im2col(x, **self.geometry)
-        # one GEMM per group: weight rows of group k meet the column rows of its channels only
+        h_out, w_out = _output_hw(x.shape, (k_h, k_w), stride, padding, dilation)
+        self.geometry = ((k_h, k_w), stride, dilation, w_out)
+        self.x_shape, self.padding, self.groups, self.weight = x.shape, padding, groups, weight
+        self.bands = _bands(h_out, c * k_h * k_w * w_out * n * x.dtype.itemsize)
+        xpad = _padded_chwn(x, padding)
         w_mat = weight.reshape(o, c_g * k_h * k_w)
-        y = _grouped_matmul(w_mat, cols, groups)
+        y = xp.empty((o, h_out, w_out, n), dtype=x.dtype)
+        for r0, r1 in self.bands:
+            cols = _band_cols(xpad, r0, r1, *self.geometry)
+            # one GEMM per group: weight rows of group k meet the column rows of its channels only
+            y[:, r0:r1] = _grouped_matmul(w_mat, cols, groups).reshape(o, r1 - r0, w_out, n)
         if bias is not None:
-            y += bias[:, None]
-        # keep what backward needs: the columns if small, else x to rebuild them
-        self.cols = cols if cols.nbytes <= SAVE_COLS_LIMIT else None
-        self.x = x if (self.cols is None and self.needs_input_grad[1]) else None
-        return y.reshape(self.out_shape).transpose(3, 0, 1, 2)
+            y += bias[:, None, None, None]
+        # what the weight gradient needs: the columns when they were built in one band, else the input
+        needs_weight_grad = self.needs_input_grad[1]
+        self.cols = cols if needs_weight_grad and len(self.bands) == 1 else None
+        self.xpad = xpad if needs_weight_grad and len(self.bands) > 1 else None
+        return y.transpose(3, 0, 1, 2)  # NCHW view of (O, H_out, W_out, N) memory
 
     def backward(self, g):
-        o, h_out, w_out, n = self.out_shape
-        groups = self.groups
         xp = backend.get_array_module(g)
-        g_mat = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(o, h_out * w_out * n)
-        dx = dw = db = None
-        w = self.weight
-        if self.needs_input_grad[0]:  # skipped for a first layer whose input needs no gradient
-            dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True)  # (C*kH*kW, H_out*W_out*N)
-            dx = col2im(dcols, self.x_shape, **self.geometry)
-        if self.needs_input_grad[1]:
-            cols = self.cols if self.cols is not None else im2col(self.x, **self.geometry)
-            dw = _grouped_matmul(g_mat, cols, groups, transpose_b=True).reshape(w.shape)
-        if len(self.needs_input_grad) > 2 and self.needs_input_grad[2]:
-            db = g_mat.sum(axis=1)
-        return dx, dw, db
+        o, groups, w = self.weight.shape[0], self.groups, self.weight
+        g4 = xp.ascontiguousarray(g.transpose(1, 2, 3, 0))  # (O, H_out, W_out, N): free for our own outputs
+        needs = self.needs_input_grad
+        n, c, h, w_in = self.x_shape
+        p_h, p_w = self.padding
+        dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype) if needs[0] else None
+        dw = xp.zeros((o, w[0].size), dtype=g.dtype) if needs[1] else None
+        for r0, r1 in self.bands:
+            g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
+            if needs[1]:
+                cols = self.cols if self.cols is not None else _band_cols(self.xpad, r0, r1, *self.geometry)
+                dw += _grouped_matmul(g_mat, cols, groups, transpose_b=True)
+            if needs[0]:  # skipped for a first layer whose input needs no gradient
+                dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True)
+                _band_col2im(dxpad, dcols, r0, r1, *self.geometry)
+        dx = dxpad[:, p_h:p_h + h, p_w:p_w + w_in].transpose(3, 0, 1, 2) if needs[0] else None
+        db = g4.sum(axis=(1, 2, 3)) if len(needs) > 2 and needs[2] else None
+        return dx, (dw.reshape(w.shape) if needs[1] else None), db
 
 
 def _grouped_matmul(a, b, groups, transpose_a=False, transpose_b=False):
