@@ -37,14 +37,16 @@ def is_grad_enabled() -> bool:
 class _GradMode(contextlib.ContextDecorator):
     def __init__(self, enabled: bool):
         self.enabled = enabled
+        self.prev = []  # a stack: as a decorator one object is entered again by recursive or nested calls
 
     def __enter__(self):
         global _grad_enabled
-        self.prev, _grad_enabled = _grad_enabled, self.enabled
+        self.prev.append(_grad_enabled)
+        _grad_enabled = self.enabled
 
     def __exit__(self, *exc):
         global _grad_enabled
-        _grad_enabled = self.prev
+        _grad_enabled = self.prev.pop()
         return False
 
 

@@ -74,7 +74,7 @@ class MaxPool2d(Function):
         # the one left standing (PyTorch's rule, PITFALLS P04); uint8 holds any window up to 15x15
         has_nan = bool(xp.isnan(out).any())
         argmax = xp.zeros_like(out, dtype=xp.uint8 if len(windows) < 256 else xp.int32)  # same memory order
-        for k in range(len(windows) - 1, 0, -1):
+        for k in range(len(windows) - 1, -1, -1):  # down to k = 0: offset 0 must win its ties too
             hit = windows[k] == out
             if has_nan:
                 hit |= xp.isnan(windows[k])
