@@ -279,14 +279,16 @@ def load_checkpoint(path, device: str = "cpu"):
 
 
 def plot_history(history, path, title: str = "training") -> None:
-    """Plot loss and accuracy per epoch (train and test) into a PNG at ``path``."""
-    import matplotlib  # noqa: PLC0415
+    """Plot loss and accuracy per epoch (train and test) into a PNG at ``path``.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    Uses a bare ``matplotlib.figure.Figure`` (no pyplot): it renders headless and leaves the caller's backend
+    alone, so ``fit`` called from a notebook does not switch its inline plots off.
+    """
+    from matplotlib.figure import Figure  # noqa: PLC0415
 
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, [h["train_loss"] for h in history], "o-", label="train")
     ax_loss.plot(epochs, [h["test_loss"] for h in history], "s-", label="test")
     ax_loss.set(title=f"{title}: cross-entropy loss", xlabel="epoch", ylabel="loss (nats per image)")
@@ -299,6 +301,5 @@ def plot_history(history, path, title: str = "training") -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
     _atomic_write(path, buf.getvalue())
 
