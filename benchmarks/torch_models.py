@@ -55,4 +55,31 @@ def resnet50(torch, num_classes=1000):
                          nn.Linear(2048, num_classes))
 
 
-MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet50": resnet50}
+def resnet18(torch, num_classes=1000):
+    """torchvision's ResNet-18 layout (basic blocks [2, 2, 2, 2], projection shortcuts where the shape changes), as
+    tinycnn's ``resnet18``: 11,689,512 parameters for 1000 classes."""
+    nn = torch.nn
+
+    class Basic(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            return torch.relu(self.body(x) + (x if self.down is None else self.down(x)))
+
+    layers, cin = [], 64
+    for width, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        layers += [Basic(cin, width, stride), Basic(width, width, 1)]
+        cin = width
+    return nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                         nn.MaxPool2d(3, 2, 1), *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(512, num_classes))
+
+
+MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet18": resnet18, "resnet50": resnet50}

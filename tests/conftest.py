@@ -47,3 +47,43 @@ def pytest_report_header(config):
 def rng():
     """A fresh, seeded NumPy generator for each test: the same data on every run."""
     return np.random.default_rng(0)
+
+
+# ----- GPU backends (issue 6): the `xp` fixture ---------------------------------------------------------------
+
+_CUPY_PROBE = None
+
+
+def _cupy_with_gpu():
+    """(cupy, None) when CuPy imports and sees a CUDA GPU, else (None, the reason); probed once per session."""
+    global _CUPY_PROBE
+    if _CUPY_PROBE is None:
+        try:
+            import cupy  # noqa: PLC0415
+        except Exception as exc:  # ImportError, or a CUDA library that fails to load
+            _CUPY_PROBE = (None, f"CuPy is not importable ({type(exc).__name__}: {exc}); the GPU tests need an "
+                                 f"NVIDIA GPU and `pip install 'tinycnn[gpu]'` (cupy-cuda12x; cupy-cuda11x / "
+                                 f"cupy-cuda13x for CUDA 11 / 13)")
+        else:
+            try:
+                count = cupy.cuda.runtime.getDeviceCount()
+            except Exception as exc:  # no driver, or no GPU
+                _CUPY_PROBE = (None, f"CuPy {cupy.__version__} is installed but no CUDA GPU is usable ({exc})")
+            else:
+                _CUPY_PROBE = (cupy, None) if count else (None, f"CuPy {cupy.__version__} found no CUDA GPU")
+    return _CUPY_PROBE
+
+
+@pytest.fixture(params=["numpy", pytest.param("cupy", marks=pytest.mark.gpu)])
+def xp(request):
+    """The array module of each backend: numpy always, cupy where CuPy and a GPU are present.
+
+    The cupy instance is marked ``gpu`` (``pytest -m gpu`` runs only it) and is skipped, with the reason, where
+    CuPy or a GPU is absent: skipped, never failed.
+    """
+    if request.param == "numpy":
+        return np
+    cupy, reason = _cupy_with_gpu()
+    if cupy is None:
+        pytest.skip(reason)
+    return cupy

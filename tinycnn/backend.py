@@ -7,8 +7,6 @@ is seen.
 """
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 __all__ = [
@@ -103,25 +101,27 @@ def to_device(array, device):
 
 # One generator per array module: dropout masks and weight init draw from it, so manual_seed makes runs repeat.
 _rngs: dict = {}
+_seed = None  # the last manual_seed; a generator created later (CuPy imported after the seed) starts from it
 
 
 def manual_seed(seed: int) -> None:
-    """Seed tinycnn's random generators (NumPy's, and CuPy's when CuPy is importable), as ``torch.manual_seed``.
+    """Seed tinycnn's random generators (NumPy's, and CuPy's), as ``torch.manual_seed``.
 
-    Raises TypeError when ``seed`` is not an int.
+    Each array module's generator is (re)created from ``seed`` on its next use, so CuPy's is seeded too when CuPy
+    is imported only after this call (``fit`` seeds, then moves the model to the GPU). Raises TypeError when
+    ``seed`` is not an int.
     """
+    global _seed
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    _seed = int(seed)
     _rngs.clear()
-    _rngs[np] = np.random.default_rng(int(seed))
-    cupy = sys.modules.get("cupy")  # seed CuPy only if it is in use: importing it costs seconds
-    if cupy is not None:
-        _rngs[cupy] = cupy.random.default_rng(int(seed))
 
 
 def get_rng(xp=np):
-    """The generator of array module ``xp`` (``numpy.random.Generator`` or CuPy's), created unseeded on first use."""
+    """The generator of array module ``xp`` (``numpy.random.Generator`` or CuPy's), created on first use from the
+    last ``manual_seed`` (unseeded if there was none)."""
     rng = _rngs.get(xp)
     if rng is None:
-        rng = _rngs[xp] = xp.random.default_rng()
+        rng = _rngs[xp] = xp.random.default_rng(_seed)
     return rng

@@ -216,7 +216,8 @@ def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
     """Average pooling to a fixed output size, as ``torch.nn.functional.adaptive_avg_pool2d``.
 
     Args:
-        x: (N, C, H, W). output_size: an int or a pair (H_out, W_out); each at most the input's size.
+        x: (N, C, H, W). output_size: an int or a pair (H_out, W_out); larger than the input repeats pixels, as
+            PyTorch does.
 
     Returns:
         (N, C, H_out, W_out). Output size 1 is global average pooling.

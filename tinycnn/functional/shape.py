@@ -73,12 +73,12 @@ class GetItem(Function):
         dx = xp.zeros(self.shape, dtype=g.dtype)
         if _is_basic(self.index):
             dx[self.index] = g  # basic slices never repeat an element
-        elif xp is backend.np:
-            xp.add.at(dx, self.index, g)  # ``dx[idx] += g`` would add a repeated index once (PITFALLS P01)
-        else:
+        elif backend.is_cupy_array(g):  # CuPy's scatter-add (atomic adds on the GPU), beside NumPy's add.at
             import cupyx  # noqa: PLC0415
 
             cupyx.scatter_add(dx, self.index, g)
+        else:
+            xp.add.at(dx, self.index, g)  # ``dx[idx] += g`` would add a repeated index once (PITFALLS P01)
         return (dx,)
 
 
