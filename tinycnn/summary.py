@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import nn
+from . import backend, nn
 from .tensor import Tensor, no_grad
 
 __all__ = ["summary", "layer_table"]
 
 
 def _macs(module, out_shape) -> int:
+    """MACs of one call of ``module`` producing ``out_shape``; a layer of its own kind says so by a method
+    ``macs(out_shape)`` (LeNet-5's partial C3 and RBF outputs do)."""
+    if hasattr(module, "macs"):
+        return int(module.macs(out_shape))
     if isinstance(module, nn.Conv2d):
         _, c_out, h, w = out_shape
         k_h, k_w = module.kernel_size
@@ -41,6 +45,7 @@ def layer_table(model, input_shape, dtype=np.float32) -> list:
     rows = []
     leaves = [(name, m) for name, m in model.named_modules() if not m._modules]
     wrapped = []
+    counted = set()  # a shared leaf's parameters count at its first call only
 
     def wrap(name, module):
         original = module.forward
@@ -49,8 +54,10 @@ def layer_table(model, input_shape, dtype=np.float32) -> list:
             out = original(*args, **kwargs)
             first = out[0] if isinstance(out, (tuple, list)) else out
             shape = tuple(first.shape)
+            first_call = id(module) not in counted
+            counted.add(id(module))
             rows.append({"name": name, "type": type(module).__name__, "output_shape": shape,
-                         "parameters": int(sum(p.size for p in module.parameters(recurse=False))),
+                         "parameters": int(sum(p.size for p in module.parameters(recurse=False))) if first_call else 0,
                          "macs": _macs(module, shape),
                          "im2col_bytes": _im2col_bytes(module, shape, np.dtype(dtype).itemsize)})
             return out
@@ -59,12 +66,16 @@ def layer_table(model, input_shape, dtype=np.float32) -> list:
         wrapped.append(module)
 
     for name, module in leaves:
+        if any(module is m for m in wrapped):  # a leaf registered twice (shared) is wrapped once, under its first name
+            continue
         wrap(name or type(module).__name__, module)
     was_training = model.training
     try:
         model.eval()
         with no_grad():
-            model(Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype)))
+            first = next(iter(model.parameters()), None)
+            device = first.device if first is not None else "cpu"  # the probe image goes where the weights are
+            model(Tensor(backend.to_device(np.zeros((1,) + tuple(input_shape), dtype=dtype), device)))
     finally:
         for module in wrapped:
             del module.__dict__["forward"]
