@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default=d.dataset, choices=["mnist", "fashion-mnist"])
     train.add_argument("--epochs", type=int, default=d.epochs)
     train.add_argument("--batch-size", type=int, default=d.batch_size)
-    train.add_argument("--lr", type=float, default=d.lr, help="initial learning rate")
+    train.add_argument("--lr", type=float, default=None,
+                       help="initial learning rate (default: the model's, 0.05 for most, 0.002 for lenet5_paper)")
     train.add_argument("--optimizer", default=d.optimizer, choices=["sgd", "adam"])
     train.add_argument("--momentum", type=float, default=d.momentum)
     train.add_argument("--weight-decay", type=float, default=d.weight_decay)
@@ -52,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("model", choices=sorted(MODELS))
     summ.add_argument("--input", type=_shape, default=None, help="C,H,W (default: the model's own input size)")
     summ.add_argument("--num-classes", type=int, default=None)
+    summ.add_argument("--dot", default=None, metavar="PATH",
+                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed)")
     return parser
 
 
@@ -87,7 +90,12 @@ def main(argv=None) -> int:
             shape = args.input or INPUT_SHAPES[args.model]
             if args.input:
                 kwargs["in_channels"] = shape[0]
-            print(summary(get_model(args.model, **kwargs), shape))
+            model = get_model(args.model, **kwargs)
+            print(summary(model, shape))
+            if args.dot:  # the drawing of the layer graph (tinycnn.draw)
+                from .draw import render  # noqa: PLC0415
+
+                print(f"layer graph: {render(model, args.dot, input_shape=shape)}")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -42,7 +42,7 @@ class TrainConfig:
     dataset: str = "mnist"
     epochs: int = 10
     batch_size: int = 128
-    lr: float = 0.05
+    lr: float | None = None         # None: the model's own default (ModelSpec.lr, 0.05 for most)
     optimizer: str = "sgd"          # "sgd" or "adam"
     momentum: float = 0.9
     weight_decay: float = 5e-4
@@ -60,7 +60,7 @@ def _validate(config: TrainConfig) -> None:
     checks = [
         (config.epochs >= 1, "epochs must be >= 1"),
         (config.batch_size >= 1, "batch_size must be >= 1"),
-        (config.lr > 0, "lr must be > 0"),
+        (config.lr is None or config.lr > 0, "lr must be > 0"),
         (config.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
         (config.schedule in ("cosine", "step", "none"), "schedule must be 'cosine', 'step' or 'none'"),
         (config.dataset in DATASET_STATS, f"dataset must be one of {sorted(DATASET_STATS)}"),
@@ -167,6 +167,8 @@ def fit(config: TrainConfig, log=print) -> dict:
     input_size = spec.small_input_size
     train_x, test_x = pad_images(train_x, input_size), pad_images(test_x, input_size)
 
+    if config.lr is None:
+        config = dataclasses.replace(config, lr=spec.lr)
     manual_seed(config.seed)
     model_args = {"num_classes": 10, "in_channels": 1, **spec.small_kwargs}
     model = get_model(config.model, **model_args).to(config.device)

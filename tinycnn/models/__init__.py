@@ -18,15 +18,17 @@ class ModelSpec(NamedTuple):
     small_input_size: the H = W that MNIST's 28x28 images are zero-padded to when training on them (28 = none).
     small_kwargs: constructor arguments for small images (a documented input-size adaptation), e.g.
         ``{"small_input": True}``; empty when the network takes small images as is.
+    lr: the initial learning rate ``tinycnn train`` uses when none is given (SGD with momentum 0.9).
     """
     constructor: Callable
     input_shape: tuple
     small_input_size: int = 28
     small_kwargs: dict = {}
+    lr: float = 0.05
 
 
 # Model files, in the order of the story; each defines REGISTRY.
-_MODULES = ("lenet",)
+_MODULES = ("lenet", "lenet_paper", "alexnet", "vgg", "googlenet", "resnet", "resnet_cifar")
 
 MODELS: dict = {}
 for _name in _MODULES:

@@ -5,6 +5,9 @@
   module, Szegedy et al. 2015, Fig. 2).
 * ``Residual``: ``activation(body(x) + shortcut(x))`` with an identity or projection shortcut (He et al. 2016,
   Fig. 2 and Eq. 1-2).
+* ``Tap`` and ``Tapped``: a side branch that only looks (GoogLeNet's auxiliary classifiers, Szegedy et al. 2015,
+  Sec. 5): a ``Tap(head)`` passes its input on unchanged and, in training mode, runs ``head`` on it; the
+  ``Tapped`` Sequential around it returns ``(output, *head outputs)`` in training mode and the output alone in eval.
 
 The same tree serves forward, ``tinycnn.summary`` and the drawing of the architecture.
 """
@@ -15,7 +18,7 @@ from collections import OrderedDict
 from .. import functional as F
 from .module import Module
 
-__all__ = ["Sequential", "Concat", "Residual"]
+__all__ = ["Sequential", "Concat", "Residual", "Tap", "Tapped"]
 
 
 class Sequential(Module):
@@ -99,3 +102,48 @@ class Residual(Module):
                              f"use a projection shortcut where the shape changes")
         out = F.add(out, skip)
         return out if self.activation is None else self.activation(out)
+
+
+class Tap(Module):
+    """Pass the input on unchanged; in training mode also run ``head`` on it and keep the result in ``output``
+    for the enclosing ``Tapped`` to return. In eval mode the head is skipped (GoogLeNet discards its auxiliary
+    classifiers at inference, Szegedy et al. 2015, Sec. 5), so it costs nothing there.
+
+    The head is a child (named "head"): its parameters are the model's, and summary and drawing see it.
+    """
+
+    def __init__(self, head: Module):
+        super().__init__()
+        self.head = head
+        self.output = None  # set by forward in training mode, collected and cleared by Tapped
+
+    def forward(self, x):
+        if self.training:
+            self.output = self.head(x)
+        return x
+
+
+class Tapped(Sequential):
+    """A ``Sequential`` that also returns what the ``Tap`` modules inside it saw.
+
+    Training mode: returns ``(output, tap_1.output, tap_2.output, ...)``, the taps in tree order (the order of
+    ``modules()``); eval mode, or no Tap inside: the output alone. So a GoogLeNet returns (logits, aux1, aux2)
+    while training and logits in eval (torchvision's returns the same three as logits, aux2, aux1). Raises
+    RuntimeError when a Tap inside did not run in training mode (left in eval mode by hand, or off the path).
+    """
+
+    def forward(self, x):
+        taps = [(name, m) for name, m in self.named_modules() if isinstance(m, Tap)]
+        for _, tap in taps:
+            tap.output = None  # never return a stale result from an earlier call
+        out = super().forward(x)
+        if not self.training or not taps:
+            return out
+        silent = [name for name, tap in taps if tap.output is None]
+        if silent:
+            raise RuntimeError(f"Tapped: the Tap modules {silent} did not run in training mode; "
+                               f"call train() on the whole model")
+        extra = tuple(tap.output for _, tap in taps)
+        for _, tap in taps:
+            tap.output = None  # the caller holds the outputs now; the taps keep no graph alive
+        return (out,) + extra
