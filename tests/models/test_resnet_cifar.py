@@ -135,6 +135,7 @@ def test_initialization_is_kaiming_normal_fan_in():
             np.testing.assert_array_equal(m.bias.numpy(), 0.0)
 
 
+@pytest.mark.slow  # 15-35 s each on the shared 2-core machine
 @pytest.mark.parametrize("name", ["resnet20", "plain20"])
 def test_loss_goes_down_on_a_fixed_batch(name):
     tc.manual_seed(0)
