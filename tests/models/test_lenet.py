@@ -122,3 +122,14 @@ def test_a_few_steps_reduce_the_loss(rng):
         loss.backward()
         opt.step()
     assert loss.item() < 0.5 * first
+
+
+def test_every_registered_name_imports_as_its_constructor():
+    # regression: `from tinycnn.models import alexnet` gave the submodule alexnet.py, not the constructor
+    import tinycnn.models as models
+
+    for name, spec in models.MODELS.items():
+        assert getattr(models, name) is spec.constructor, name
+    from tinycnn.models import alexnet, googlenet  # noqa: PLC0415
+
+    assert callable(alexnet) and callable(googlenet)

@@ -36,6 +36,11 @@ for _name in _MODULES:
 
 INPUT_SHAPES = {name: spec.input_shape for name, spec in MODELS.items()}
 
+# tinycnn.models.vgg16 and friends: every registered constructor by its name. Bound explicitly, because importing
+# a model file makes its module an attribute of this package ("alexnet", "googlenet") and would shadow the
+# constructor of the same name.
+globals().update({name: spec.constructor for name, spec in MODELS.items()})
+
 
 def get_model(name: str, **kwargs):
     """Build the model registered as ``name`` with ``kwargs`` (num_classes=, in_channels=, ...).
@@ -47,13 +52,6 @@ def get_model(name: str, **kwargs):
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
     return spec.constructor(**kwargs)
-
-
-def __getattr__(attr):
-    # tinycnn.models.vgg16 and friends: every registered constructor by its name
-    if attr in MODELS:
-        return MODELS[attr].constructor
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
 
 
 __all__ = ["MODELS", "INPUT_SHAPES", "ModelSpec", "get_model"] + sorted(MODELS)
