@@ -271,4 +271,5 @@ def test_registry():
     spec = MODELS["googlenet"]
     assert spec.input_shape == (3, 224, 224)
     assert spec.small_input_size == 28 and spec.small_kwargs == {"small_input": True}
+    assert spec.lr <= 0.005  # SGD at the usual 0.05 diverges from He's initialization without batch norm
     assert spec.constructor is googlenet
