@@ -14,6 +14,8 @@ from tinycnn.models import MODELS
 from tinycnn.models.alexnet import alexnet
 from tinycnn.summary import layer_table
 
+from tests.models.helpers import blob_batch, eval_loss
+
 # REFERENCE.md 2, "Shapes and params at 227x227 with groups = 2": (output shape, parameters) per layer
 PAPER_LAYERS = [("conv1", (96, 55, 55), 34_944), ("pool1", (96, 27, 27), 0), ("conv2", (256, 27, 27), 307_456),
                 ("pool2", (256, 13, 13), 0), ("conv3", (384, 13, 13), 885_120), ("conv4", (384, 13, 13), 663_936),
@@ -195,22 +197,8 @@ def test_small_paper_variant_matches_torch(rng):
 
 # ----- the small-input adaptation -----
 
-def blob_batch(rng, size=28):
-    """16 images of 10 classes: noise plus a bright square whose place depends on the class."""
-    labels = np.arange(16) % 10
-    images = rng.standard_normal((16, 1, size, size)) * 0.3
-    for n, c in enumerate(labels):
-        r, q = divmod(int(c), 5)
-        images[n, 0, 4 + 12 * r:12 + 12 * r, 1 + 5 * q:6 + 5 * q] += 2.0
-    return tc.Tensor(images.astype(np.float32)), tc.Tensor(labels)
 
 
-def eval_loss(model, x, y):
-    model.eval()
-    with tc.no_grad():
-        loss = F.cross_entropy(model(x), y).item()
-    model.train()
-    return loss
 
 
 @pytest.mark.parametrize("variant", ["paper", "torchvision"])
@@ -254,7 +242,7 @@ def test_small_input_every_parameter_gets_a_gradient(variant, rng):
 def test_small_input_trains(variant, rng):
     tc.manual_seed(0)
     model = alexnet(num_classes=10, in_channels=1, variant=variant, small_input=True)
-    x, y = blob_batch(rng)
+    x, y = blob_batch(rng, pad=0)
     opt = optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     before = eval_loss(model, x, y)
     for _ in range(4):

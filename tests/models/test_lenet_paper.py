@@ -14,6 +14,8 @@ from tinycnn.models.lenet_paper import (C3_TABLE, EuclideanRBF, PartialConv2d, S
                                         prototype_codes)
 from tinycnn.summary import layer_table
 
+from tests.models.helpers import blob_batch
+
 # Table I of the paper, written out again as REFERENCE.md 1.1 gives it (S2 maps read by each C3 map)
 PAPER_TABLE = [{0, 1, 2}, {1, 2, 3}, {2, 3, 4}, {3, 4, 5}, {4, 5, 0}, {5, 0, 1},
                {0, 1, 2, 3}, {1, 2, 3, 4}, {2, 3, 4, 5}, {3, 4, 5, 0}, {4, 5, 0, 1}, {5, 0, 1, 2},
@@ -194,15 +196,6 @@ def test_every_parameter_gets_a_gradient(rng):
         assert p.grad is not None and np.abs(p.grad.numpy()).sum() > 0, name
 
 
-def blob_batch(rng, size=28, pad=2):
-    """16 images of 10 classes: noise plus a bright square whose place depends on the class (something to learn)."""
-    labels = np.arange(16) % 10
-    images = rng.standard_normal((16, 1, size, size)) * 0.3
-    for n, c in enumerate(labels):
-        r, q = divmod(int(c), 5)
-        images[n, 0, 4 + 12 * r:12 + 12 * r, 1 + 5 * q:6 + 5 * q] += 2.0
-    images = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    return tc.Tensor(images.astype(np.float32)), tc.Tensor(labels)
 
 
 def test_a_few_sgd_steps_lower_the_loss(rng):

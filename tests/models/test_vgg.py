@@ -13,6 +13,8 @@ from tinycnn.models import MODELS
 from tinycnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 from tinycnn.summary import layer_table
 
+from tests.models.helpers import blob_batch, eval_loss
+
 BUILDERS = {"vgg11": vgg11, "vgg13": vgg13, "vgg16": vgg16, "vgg19": vgg19}
 # REFERENCE.md 3: exact parameters for 1000 classes, plain and with batch norm
 COUNTS = {"vgg11": (132_863_336, 132_868_840), "vgg13": (133_047_848, 133_053_736),
@@ -195,23 +197,8 @@ def test_small_vgg11_bn_matches_torch(rng):
 
 # ----- the small-input adaptation: gradients and training -----
 
-def blob_batch(rng, size=28, pad=2):
-    """16 images of 10 classes: noise plus a bright square whose place depends on the class."""
-    labels = np.arange(16) % 10
-    images = rng.standard_normal((16, 1, size, size)) * 0.3
-    for n, c in enumerate(labels):
-        r, q = divmod(int(c), 5)
-        images[n, 0, 4 + 12 * r:12 + 12 * r, 1 + 5 * q:6 + 5 * q] += 2.0
-    images = np.pad(images, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    return tc.Tensor(images.astype(np.float32)), tc.Tensor(labels)
 
 
-def eval_loss(model, x, y):
-    model.eval()
-    with tc.no_grad():
-        loss = F.cross_entropy(model(x), y).item()
-    model.train()
-    return loss
 
 
 @pytest.mark.parametrize("batch_norm", [False, True])
