@@ -45,9 +45,13 @@ def conv_rows(torch, repeat):
         b_np = np.zeros(cout, np.float32)
         ho = (size + 2 * p - k) // s + 1
         macs = n * cout * ho * ho * cin * k * k
-        x = tc.Tensor(x_np, requires_grad=input_grad)
+        # Each engine gets its inputs as it would inside a network: a layer's input and its output gradient come
+        # from its neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (see conv.py); a
+        # first layer (input_grad False) reads the data loader's NCHW batch.
+        x_tiny = to_chwn(x_np) if input_grad else x_np
+        x = tc.Tensor(x_tiny, requires_grad=input_grad)
         w, b = tc.Tensor(w_np, requires_grad=True), tc.Tensor(b_np, requires_grad=True)
-        g = np.ones((n, cout, ho, ho), np.float32)
+        g = to_chwn(np.ones((n, cout, ho, ho), np.float32))
 
         def tiny_fwd():
             with tc.no_grad():
@@ -93,6 +97,11 @@ def conv_rows(torch, repeat):
         rows.append(row(f"conv {name} fwd+bwd", t_fb, peer_fb, gflops=flops_fb / t_fb["median"] / 1e9,
                         gemm_share=g_fb["median"] / t_fb["median"]))
     return rows
+
+
+def to_chwn(a):
+    """The same NCHW values, laid out (C, H, W, N) in memory, as tinycnn's layers pass activations."""
+    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
 
 
 def pool_rows(torch, repeat):

@@ -204,8 +204,10 @@ class Tensor:
             if g is None:  # no path from the output reaches this node through a differentiable input
                 continue
             ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate, never aliasing an array that someone else holds
-                node.grad = Tensor(g.copy() if node.grad is None else node.grad.data + g)  # g may be shared
+            if ctx is None:  # a leaf: accumulate, never aliasing an array that someone else holds (g may be shared);
+                # order "K" keeps g's memory order (a conv input's gradient lies (C, H, W, N)): a plain copy, not a
+                # transpose
+                node.grad = Tensor(g.copy(order="K") if node.grad is None else node.grad.data + g)
                 continue
             input_grads = ctx.backward(g)
             if not isinstance(input_grads, tuple):

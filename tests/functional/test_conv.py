@@ -94,6 +94,24 @@ def test_conv2d_gradcheck_when_columns_are_rebuilt(case):
         conv_module.COLS_BUDGET = saved
 
 
+@pytest.mark.parametrize("budget", [None, 1])
+def test_stacked_convolutions_sharing_the_scratch_columns_gradcheck(budget, monkeypatch):
+    # every conv builds its columns in the same reused buffer: a later layer's forward, and each layer's
+    # backward, must not see another layer's columns
+    if budget is not None:
+        monkeypatch.setattr(conv_module, "COLS_BUDGET", budget)
+    rng = np.random.default_rng(5)
+    x = t64(rng.standard_normal((2, 2, 6, 6)))
+    weights = [t64(rng.standard_normal(shape)) for shape in [(3, 2, 3, 3), (3, 3, 1, 1), (2, 3, 3, 3)]]
+
+    def net(x, w1, w2, w3):
+        h = F.conv2d(x, w1, padding=1)
+        h = F.conv2d(h, w2, stride=1)
+        return F.conv2d(h, w3, stride=2, padding=1)
+
+    assert tc.gradcheck(net, [x] + weights)
+
+
 def test_conv2d_hand_values():
     # x = 1..16 as 4x4, a 2x2 kernel picking the top-left and bottom-right: y = x[i, j] + x[i+1, j+1]
     x = t64(np.arange(1.0, 17.0).reshape(1, 1, 4, 4))

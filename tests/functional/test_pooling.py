@@ -125,6 +125,36 @@ def test_googlenet_ceil_mode_sizes():
     assert F.max_pool2d(tc.tensor(np.zeros((1, 1, 14, 14), np.float32)), 3, 2, ceil_mode=True).shape == (1, 1, 7, 7)
 
 
+def test_max_pool2d_nan_window_sends_the_gradient_to_its_last_nan():
+    x = tc.Tensor(np.array([[[[np.nan, 1.0], [np.nan, 2.0]]]]), requires_grad=True)
+    y = F.max_pool2d(x, 2)
+    assert np.isnan(y.item())
+    y.backward(np.ones(y.shape))
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 0], [1, 0]])
+
+
+@pytest.mark.parametrize("kernel_size, stride", [(2, 2), (3, 2), (3, 1)])
+def test_max_pool2d_gradient_does_not_depend_on_memory_layouts(kernel_size, stride):
+    # tinycnn's conv outputs lie (C, H, W, N) in memory; Flatten's gradient comes back NCHW: every mix gives
+    # the same dx
+    rng = np.random.default_rng(4)
+    x_np, results = rng.standard_normal((3, 2, 7, 7)), []
+    for x_layout in ("nchw", "chwn"):
+        for g_layout in ("nchw", "chwn"):
+            x_data = x_np if x_layout == "nchw" else np.ascontiguousarray(x_np.transpose(1, 2, 3, 0)).transpose(
+                3, 0, 1, 2)
+            x = tc.Tensor(x_data, requires_grad=True)
+            y = F.max_pool2d(x, kernel_size, stride)
+            g = np.sin(np.arange(y.size)).reshape(y.shape)
+            if g_layout == "chwn":
+                g = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+            y.backward(g)
+            results.append((y.numpy(), x.grad.numpy()))
+    for y, dx in results[1:]:
+        np.testing.assert_array_equal(y, results[0][0])
+        np.testing.assert_array_equal(dx, results[0][1])
+
+
 def test_max_pool2d_float32_and_negative_values():
     x = tc.tensor(-np.arange(1.0, 10.0, dtype=np.float32).reshape(1, 1, 3, 3))
     y = F.max_pool2d(x, 3, stride=1, padding=1)

@@ -72,6 +72,19 @@ def test_max_pool2d_with_ties(case):
     check(F.max_pool2d(x, **kw), TF.max_pool2d(tx, **kw), [(x, tx)], rng)
 
 
+def test_max_pool2d_nan_windows():
+    # PyTorch's kernel takes over on a NaN (isnan(v) || v > max): the output is NaN and the window's last NaN
+    # gets the gradient
+    x_np = np.array([[1.0, np.nan, 5.0, 2.0], [np.nan, 3.0, 4.0, np.nan], [7.0, 8.0, np.nan, np.nan],
+                     [9.0, 9.0, 0.0, np.nan]])[None, None]
+    x, tx = both(x_np)
+    y, ty = F.max_pool2d(x, 2), TF.max_pool2d(tx, 2)
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())  # NaN where the torch output is NaN
+    y.backward(np.ones(y.shape))
+    ty.backward(torch.ones(ty.shape, dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
 @given(case=pool_cases(), count_include_pad=st.booleans())
 def test_avg_pool2d(case, count_include_pad):
     rng = np.random.default_rng(case["seed"])

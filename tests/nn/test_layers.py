@@ -159,6 +159,19 @@ def test_calculate_fans():
         init.calculate_fans((5,))
 
 
+@pytest.mark.parametrize("fill, draw", [
+    (lambda p: init.normal_(p, 0.5, 2.0), lambda rng, shape: rng.normal(0.5, 2.0, shape)),
+    (lambda p: init.uniform_(p, -1.0, 3.0), lambda rng, shape: rng.uniform(-1.0, 3.0, shape)),
+])
+def test_init_drawn_in_chunks_gives_the_values_of_one_draw(fill, draw, monkeypatch):
+    # big layers are drawn chunk by chunk (no float64 copy of a whole layer); the values must not change:
+    # they are the generator's float64 stream, cast to float32
+    reference = draw(np.random.default_rng(7), (37, 11)).astype(np.float32)
+    monkeypatch.setattr(init, "_CHUNK", 50)
+    tc.manual_seed(7)
+    np.testing.assert_array_equal(fill(param(37, 11)).numpy(), reference)
+
+
 def test_kaiming_normal_std():
     tc.manual_seed(0)
     w = init.kaiming_normal_(param(256, 128, 3, 3), nonlinearity="relu").numpy()

@@ -72,7 +72,7 @@ def empty_like_layout(shape, like, dtype=None, fill=None):
     (C, H, W, N) memory behind NCHW views). ``fill`` initializes the values when given.
     """
     xp = backend.get_array_module(like)
-    order = sorted(range(like.ndim), key=lambda a: -abs(like.strides[a]))  # outermost axis first
+    order = _axis_order(like)  # outermost axis first
     buf = xp.empty([shape[a] for a in order], dtype=dtype or like.dtype)
     if fill is not None:
         buf.fill(fill)
@@ -80,3 +80,18 @@ def empty_like_layout(shape, like, dtype=None, fill=None):
     for pos, axis in enumerate(order):
         inverse[axis] = pos
     return buf.transpose(inverse)
+
+
+def _axis_order(a):
+    return sorted(range(a.ndim), key=lambda k: -abs(a.strides[k]))
+
+
+def as_layout(a, like):
+    """``a``'s values with their axes in the memory order of ``like`` (same shape): ``a`` itself when it already is,
+    else one copy. An op that walks two arrays of different memory orders together reads one of them in short
+    strided runs; one copy up front is cheaper when the walk happens several times (once per pooling offset)."""
+    if _axis_order(a) == _axis_order(like):
+        return a
+    out = empty_like_layout(a.shape, like, dtype=a.dtype)
+    out[...] = a
+    return out

@@ -14,11 +14,12 @@ __all__ = ["relu", "tanh", "sigmoid", "softmax", "log_softmax", "scaled_tanh"]
 
 class ReLU(Function):
     def forward(self, x):
-        self.mask = x > 0  # strict: relu'(0) = 0
-        return backend.get_array_module(x).maximum(x, x.dtype.type(0))  # not x * mask: -inf * 0 is NaN
+        # saves the output, not a mask: the next layer holds the output anyway, so ReLU keeps no memory of its own
+        self.out = backend.get_array_module(x).maximum(x, x.dtype.type(0))  # not x * (x > 0): -inf * 0 is NaN
+        return self.out
 
     def backward(self, g):
-        return (g * self.mask,)
+        return (g * (self.out > 0),)  # strict: relu'(0) = 0, and out > 0 exactly where x > 0
 
 
 class Tanh(Function):

@@ -26,6 +26,11 @@ flipped (P03).
 """
 from __future__ import annotations
 
+import math
+import threading
+
+import numpy as np
+
 from .. import backend
 from ..tensor import Function, Tensor
 from ._util import check_float, check_same_dtype, check_tensor, pair
@@ -33,10 +38,27 @@ from ._util import check_float, check_same_dtype, check_tensor, pair
 __all__ = ["conv2d", "im2col", "col2im", "conv_output_size"]
 
 # The column matrix of a big layer is large (a 3x3 layer's is 9x its input: 925 MB for VGG-16's second layer at
-# batch 8), so it is built in bands of output rows, each at most this many bytes; a layer whose columns fit in one
-# band keeps them from forward for the weight gradient, a bigger one rebuilds each band in backward (one more
-# im2col, against holding gigabytes).
-COLS_BUDGET = 64 * 2**20
+# batch 8), so it is built in bands of output rows, each at most this many bytes, into one reused scratch buffer:
+# a band small enough to stay in the CPU's caches is read back by the GEMM from there, and a reused buffer costs
+# no page faults (a fresh 64 MB array costs 16,000 of them, each a trip to the kernel). The columns are never
+# kept for backward, which rebuilds them from the input: one more im2col instead of holding 9x the activations
+# (PyTorch keeps only the input too).
+COLS_BUDGET = 16 * 2**20
+
+_scratch = threading.local()
+
+
+def _scratch_buffer(name, shape, dtype, xp):
+    """A reused (per thread) NumPy array of ``shape`` for a temporary that never leaves the op, e.g. a band of
+    columns; a fresh one elsewhere (CuPy's memory pool already reuses device memory)."""
+    if xp is not np:
+        return xp.empty(shape, dtype=dtype)
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    buf = getattr(_scratch, name, None)
+    if buf is None or buf.nbytes < nbytes:
+        buf = np.empty(nbytes, dtype=np.uint8)
+        setattr(_scratch, name, buf)
+    return buf[:nbytes].view(dtype).reshape(shape)
 
 
 def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -72,15 +94,24 @@ def _output_hw(x_shape, kernel_size, stride, padding, dilation):
                  zip(x_shape[2:], kernel_size, stride, padding, dilation))
 
 
-def _band_cols(xpad, r0, r1, kernel_size, stride, dilation, w_out):
-    """Columns of output rows r0..r1 from padded (C, Hp, Wp, N) input: (C * kH * kW, (r1 - r0) * W_out * N)."""
+def _band_cols(xpad, r0, r1, kernel_size, stride, dilation, w_out, out=None):
+    """Columns of output rows r0..r1 from padded (C, Hp, Wp, N) input: (C * kH * kW, (r1 - r0) * W_out * N),
+    written into ``out`` when given. A 1x1 kernel at stride 1 needs no copy: its columns are the input itself."""
     xp = backend.get_array_module(xpad)
     c, _, _, n = xpad.shape
     k_h, k_w = kernel_size
-    cols = xp.empty((c, k_h, k_w, r1 - r0, w_out, n), dtype=xpad.dtype)
-    for i, j, rows, cs in _windows(kernel_size, stride, dilation, (r1 - r0, w_out)):
-        rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
-        cols[:, i, j] = xpad[:, rows, cs]  # one strided copy per kernel offset
+    if (k_h, k_w) == (1, 1) and stride == (1, 1):  # _padded_chwn is contiguous
+        return xpad[:, r0:r1].reshape(c, -1)  # rows r0..r1 of every channel: a view
+    shape = (c, k_h, k_w, r1 - r0, w_out, n)
+    cols = xp.empty(shape, dtype=xpad.dtype) if out is None else out.reshape(shape)
+    windows = list(_windows(kernel_size, stride, dilation, (r1 - r0, w_out)))
+
+    def copy(start, stop):  # kernel offsets start..stop: disjoint blocks of the columns
+        for i, j, rows, cs in windows[start:stop]:
+            rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
+            cols[:, i, j] = xpad[:, rows, cs]  # one strided copy per kernel offset
+
+    backend.parallel_for(len(windows), copy, cols.nbytes, xp)
     return cols.reshape(c * k_h * k_w, -1)
 
 
@@ -88,9 +119,14 @@ def _band_col2im(dxpad, cols, r0, r1, kernel_size, stride, dilation, w_out):
     """Add the columns of output rows r0..r1 back into padded (C, Hp, Wp, N) ``dxpad``, in place."""
     c, _, _, n = dxpad.shape
     cols = cols.reshape(c, kernel_size[0], kernel_size[1], r1 - r0, w_out, n)
-    for i, j, rows, cs in _windows(kernel_size, stride, dilation, (r1 - r0, w_out)):
-        rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
-        dxpad[:, rows, cs] += cols[:, i, j]  # add, never assign: windows overlap
+    windows = list(_windows(kernel_size, stride, dilation, (r1 - r0, w_out)))
+
+    def add(start, stop):  # channels start..stop: threads never add into the same pixel
+        for i, j, rows, cs in windows:
+            rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
+            dxpad[start:stop, rows, cs] += cols[start:stop, i, j]  # add, never assign: windows overlap
+
+    backend.parallel_for(c, add, cols.nbytes, backend.get_array_module(dxpad))
 
 
 def _bands(h_out, row_bytes):
@@ -142,20 +178,20 @@ class Conv2d(Function):
         h_out, w_out = _output_hw(x.shape, (k_h, k_w), stride, padding, dilation)
         self.geometry = ((k_h, k_w), stride, dilation, w_out)
         self.x_shape, self.padding, self.groups, self.weight = x.shape, padding, groups, weight
-        self.bands = _bands(h_out, c * k_h * k_w * w_out * n * x.dtype.itemsize)
+        rows = c * k_h * k_w
+        self.bands = _bands(h_out, rows * w_out * n * x.dtype.itemsize)
         xpad = _padded_chwn(x, padding)
         w_mat = weight.reshape(o, c_g * k_h * k_w)
         y = xp.empty((o, h_out, w_out, n), dtype=x.dtype)
         for r0, r1 in self.bands:
-            cols = _band_cols(xpad, r0, r1, *self.geometry)
-            # one GEMM per group: weight rows of group k meet the column rows of its channels only
-            y[:, r0:r1] = _grouped_matmul(w_mat, cols, groups).reshape(o, r1 - r0, w_out, n)
+            buf = _scratch_buffer("cols", (rows, (r1 - r0) * w_out * n), x.dtype, xp)
+            cols = _band_cols(xpad, r0, r1, *self.geometry, out=buf)
+            # one GEMM per group, written straight into the output rows of the band
+            _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o, -1))
         if bias is not None:
             y += bias[:, None, None, None]
-        # what the weight gradient needs: the columns when they were built in one band, else the input
-        needs_weight_grad = self.needs_input_grad[1]
-        self.cols = cols if needs_weight_grad and len(self.bands) == 1 else None
-        self.xpad = xpad if needs_weight_grad and len(self.bands) > 1 else None
+        # the weight gradient rebuilds the columns from the input, which its producer holds anyway
+        self.x = x if self.needs_input_grad[1] else None
         return y.transpose(3, 0, 1, 2)  # NCHW view of (O, H_out, W_out, N) memory
 
     def backward(self, g):
@@ -165,32 +201,44 @@ class Conv2d(Function):
         needs = self.needs_input_grad
         n, c, h, w_in = self.x_shape
         p_h, p_w = self.padding
-        dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype) if needs[0] else None
-        dw = xp.zeros((o, w[0].size), dtype=g.dtype) if needs[1] else None
+        rows = c * w[0, 0].size
+        if needs[1]:
+            xpad = _padded_chwn(self.x, self.padding)
+            dw = xp.zeros((o, w[0].size), dtype=g.dtype)
+        if needs[0]:
+            dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype)
         for r0, r1 in self.bands:
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
             if needs[1]:
-                cols = self.cols if self.cols is not None else _band_cols(self.xpad, r0, r1, *self.geometry)
+                buf = _scratch_buffer("cols", (rows, g_mat.shape[1]), g.dtype, xp)
+                cols = _band_cols(xpad, r0, r1, *self.geometry, out=buf)
                 dw += _grouped_matmul(g_mat, cols, groups, transpose_b=True)
             if needs[0]:  # skipped for a first layer whose input needs no gradient
-                dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True)
+                buf = _scratch_buffer("dcols", (rows, g_mat.shape[1]), g.dtype, xp)
+                dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True, out=buf)
                 _band_col2im(dxpad, dcols, r0, r1, *self.geometry)
         dx = dxpad[:, p_h:p_h + h, p_w:p_w + w_in].transpose(3, 0, 1, 2) if needs[0] else None
         db = g4.sum(axis=(1, 2, 3)) if len(needs) > 2 and needs[2] else None
         return dx, (dw.reshape(w.shape) if needs[1] else None), db
 
 
-def _grouped_matmul(a, b, groups, transpose_a=False, transpose_b=False):
+def _grouped_matmul(a, b, groups, transpose_a=False, transpose_b=False, out=None):
     """Block-diagonal product: split the rows of ``a`` and of ``b`` into ``groups`` equal blocks and stack the
-    products op(a_k) @ op(b_k), op a transpose where asked. One plain 2-D GEMM per group: a stacked 3-D matmul
-    on transposed views misses BLAS and runs many times slower."""
+    products op(a_k) @ op(b_k), op a transpose where asked, into ``out`` when given. One plain 2-D GEMM per group:
+    a stacked 3-D matmul on transposed views misses BLAS and runs many times slower."""
+    xp = backend.get_array_module(a)
     op_a = (lambda m: m.T) if transpose_a else (lambda m: m)
     op_b = (lambda m: m.T) if transpose_b else (lambda m: m)
     if groups == 1:
-        return op_a(a) @ op_b(b)
+        return op_a(a) @ op_b(b) if out is None else xp.matmul(op_a(a), op_b(b), out=out)
     ra, rb = a.shape[0] // groups, b.shape[0] // groups
-    return backend.get_array_module(a).concatenate(
-        [op_a(a[k * ra:(k + 1) * ra]) @ op_b(b[k * rb:(k + 1) * rb]) for k in range(groups)], axis=0)
+    blocks = [(op_a(a[k * ra:(k + 1) * ra]), op_b(b[k * rb:(k + 1) * rb])) for k in range(groups)]
+    if out is None:
+        return xp.concatenate([p @ q for p, q in blocks], axis=0)
+    ro = out.shape[0] // groups
+    for k, (p, q) in enumerate(blocks):
+        xp.matmul(p, q, out=out[k * ro:(k + 1) * ro])
+    return out
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0, dilation=1,

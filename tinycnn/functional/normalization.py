@@ -47,14 +47,19 @@ class BatchNorm(Function):
         else:
             mean, var = running_mean, running_var
             centered = x - _per_channel(mean, x)
-        inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))
-        self.x_hat = centered * _per_channel(inv_std.astype(x.dtype, copy=False), x)
-        self.inv_std, self.training, self.weight = inv_std.astype(x.dtype, copy=False), training, weight
-        y = self.x_hat if weight is None else self.x_hat * _per_channel(weight, x)
+        inv_std = (1 / xp.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        x_hat = centered
+        x_hat *= _per_channel(inv_std, x)
+        # backward recomputes x_hat from x, which the layer before holds anyway, instead of keeping a second copy
+        # of the activations (PyTorch saves the input, the mean and 1 / std too)
+        self.x, self.mean, self.inv_std = x, mean.astype(x.dtype, copy=True), inv_std  # a copy: running_mean moves
+        self.training, self.weight = training, weight
+        y = x_hat if weight is None else x_hat * _per_channel(weight, x)
         return y if bias is None else y + _per_channel(bias, x)
 
     def backward(self, g):
-        x_hat, axes = self.x_hat, _stat_axes(g)
+        axes = _stat_axes(g)
+        x_hat = (self.x - _per_channel(self.mean, g)) * _per_channel(self.inv_std, g)
         needs = self.needs_input_grad
         d_hat = g if self.weight is None else g * _per_channel(self.weight, g)
         dx = dw = db = None

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import backend
 
 __all__ = ["calculate_fans", "uniform_", "normal_", "zeros_", "ones_", "constant_", "kaiming_uniform_",
@@ -24,10 +26,23 @@ def calculate_fans(shape) -> tuple:
     return shape[1] * receptive, shape[0] * receptive
 
 
+# Values are drawn in float64 (the generator's native type) and cast, in chunks of this many: NumPy's generator
+# yields the same numbers in chunks as in one draw, without a float64 copy of a whole layer (VGG-16's fc6 would
+# take 822 MB more than its 411 MB of float32 weights).
+_CHUNK = 1 << 20
+
+
 def _fill(param, sample):
     data = param.data
     xp = backend.get_array_module(data)
-    data[...] = sample(backend.get_rng(xp), data.shape).astype(data.dtype, copy=False)
+    rng = backend.get_rng(xp)
+    if xp is not np or not data.flags.c_contiguous or data.size <= _CHUNK:
+        data[...] = sample(rng, data.shape).astype(data.dtype, copy=False)
+        return param
+    flat = data.reshape(-1)  # a view: the data are C-contiguous
+    for start in range(0, flat.size, _CHUNK):
+        stop = min(start + _CHUNK, flat.size)
+        flat[start:stop] = sample(rng, (stop - start,))
     return param
 
 

@@ -1,0 +1,87 @@
+"""The thread pool behind im2col / col2im: chunks cover the range once, errors come back, results do not depend on
+the number of threads."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import tinycnn as tc
+import tinycnn.functional as F
+from tinycnn import backend
+
+
+@pytest.fixture
+def threads():
+    """Set tinycnn's thread count for one test and restore the default afterwards."""
+    saved = backend._num_threads
+
+    def set_to(n):
+        backend.set_num_threads(n)
+
+    yield set_to
+    backend._num_threads = saved
+    backend._shutdown_pool()
+
+
+@pytest.mark.parametrize("n_threads, count", [(1, 5), (2, 5), (3, 2), (4, 17)])
+def test_parallel_for_covers_every_index_once(threads, n_threads, count):
+    threads(n_threads)
+    hits = np.zeros(count, dtype=int)
+    chunks = []
+
+    def work(start, stop):
+        chunks.append((start, stop))
+        hits[start:stop] += 1
+
+    backend.parallel_for(count, work, nbytes=backend.PARALLEL_MIN_BYTES)
+    np.testing.assert_array_equal(hits, np.ones(count, dtype=int))
+    assert len(chunks) == min(n_threads, count)  # one chunk per thread
+
+
+def test_parallel_for_runs_small_work_inline(threads):
+    threads(4)
+    seen = []
+    backend.parallel_for(8, lambda a, b: seen.append((a, b, threading.get_ident())), nbytes=10)
+    assert seen == [(0, 8, threading.get_ident())]
+
+
+def test_parallel_for_reraises_a_worker_error(threads):
+    threads(2)
+
+    def work(start, stop):
+        if start > 0:
+            raise KeyError("from the worker")
+
+    with pytest.raises(KeyError, match="from the worker"):
+        backend.parallel_for(2, work, nbytes=backend.PARALLEL_MIN_BYTES)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
+def test_set_num_threads_rejects_non_positive_ints(bad):
+    with pytest.raises(ValueError, match="set_num_threads: n must be an int >= 1"):
+        backend.set_num_threads(bad)
+
+
+def test_environment_variable_sets_the_default(threads, monkeypatch):
+    backend._num_threads = None
+    monkeypatch.setenv("TINYCNN_NUM_THREADS", "3")
+    assert backend.get_num_threads() == 3
+    monkeypatch.setenv("TINYCNN_NUM_THREADS", "zero")  # unreadable: fall back to the CPU count
+    assert backend.get_num_threads() >= 1
+
+
+def test_conv2d_gives_identical_results_on_one_and_on_four_threads(threads, monkeypatch):
+    # big enough to be split (PARALLEL_MIN_BYTES lowered), both im2col (by kernel offset) and col2im (by channel)
+    monkeypatch.setattr(backend, "PARALLEL_MIN_BYTES", 1)
+    rng = np.random.default_rng(0)
+    x_np, w_np = rng.standard_normal((3, 6, 9, 9)), rng.standard_normal((4, 6, 3, 3))
+    results = []
+    for n in (1, 4):
+        threads(n)
+        x, w = tc.Tensor(x_np, requires_grad=True), tc.Tensor(w_np, requires_grad=True)
+        y = F.conv2d(x, w, stride=2, padding=1)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        results.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
+    for one, four in zip(*results):
+        np.testing.assert_array_equal(one, four)  # each element is summed in the same order: bitwise equal
