@@ -85,3 +85,19 @@ def test_conv2d_gives_identical_results_on_one_and_on_four_threads(threads, monk
         results.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
     for one, four in zip(*results):
         np.testing.assert_array_equal(one, four)  # each element is summed in the same order: bitwise equal
+
+
+@pytest.mark.parametrize("kernel_size, stride, padding", [(3, 2, 1), (2, 2, 0)])
+def test_max_pool2d_gives_identical_results_on_one_and_on_four_threads(threads, monkeypatch, kernel_size, stride,
+                                                                      padding):
+    monkeypatch.setattr(backend, "PARALLEL_MIN_BYTES", 1)
+    x_np = np.random.default_rng(1).integers(0, 3, (2, 5, 7, 7)).astype(np.float64)  # many ties
+    results = []
+    for n in (1, 4):
+        threads(n)
+        x = tc.Tensor(x_np, requires_grad=True)
+        y = F.max_pool2d(x, kernel_size, stride, padding)
+        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        results.append((y.numpy(), x.grad.numpy()))
+    for one, four in zip(*results):
+        np.testing.assert_array_equal(one, four)

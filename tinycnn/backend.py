@@ -134,8 +134,9 @@ def get_rng(xp=np):
 # BLAS runs the GEMMs on every core, but NumPy's copies and element-wise loops run on one. im2col and col2im move
 # as many bytes as the GEMM computes on, so on the CPU they are split across threads: NumPy releases the GIL inside
 # a copy or a ufunc loop, so threads that copy disjoint blocks run on separate cores (1.7x on 2 cores, measured in
-# benchmarks/). Work smaller than this many bytes stays on the calling thread: handing it over costs more.
-PARALLEL_MIN_BYTES = 1 << 20
+# benchmarks/). Work smaller than this many bytes (about 0.4 ms of copying) stays on the calling thread: handing
+# it over to another thread costs up to 0.1 ms.
+PARALLEL_MIN_BYTES = 4 << 20
 
 _num_threads = None
 _pool = None
