@@ -6,7 +6,7 @@ peak memory of VGG-16 and ResNet-50 forward+backward.
     python benchmarks/run.py --quick        # fewer repeats, no memory rows
 
 Prints a table (median ms, min-max, ratio tinycnn/PyTorch; for conv rows the GFLOP/s tinycnn reached and the share
-of its time spent in the GEMMs alone) and writes benchmarks/results/ops.json.
+of its time spent in the GEMMs alone; the autograd row's time per op) and writes benchmarks/results/ops.json.
 """
 from __future__ import annotations
 
@@ -178,6 +178,36 @@ def lenet_step_row(torch, repeat, batch=128):
     return row(f"LeNet-5 training step (batch {batch})", t, peer, images_per_second=batch / t["median"])
 
 
+def autograd_row(torch, repeat, ops=200):
+    """Graph bookkeeping per op: a chain of ``ops`` element-wise ops on 16 numbers, forward and backward, where the
+    arithmetic is nothing and the engine's per-op overhead is everything."""
+    import tinycnn as tc  # noqa: PLC0415
+
+    x_np = np.linspace(0.5, 1.5, 16).astype(np.float32)
+    x = tc.Tensor(x_np, requires_grad=True)
+
+    def chain(v, half):
+        for _ in range(ops // 2):
+            v = v * half + v  # one Mul and one Add per round
+        return v.sum()
+
+    def tiny():
+        x.grad = None
+        chain(x, 0.5).backward()
+
+    peer = None
+    if torch is not None:
+        tx = torch.tensor(x_np, requires_grad=True)
+
+        def peer_fn():
+            tx.grad = None
+            chain(tx, 0.5).backward()
+
+        peer = measure_pair(peer_fn, repeat)
+    t = measure_pair(tiny, repeat)
+    return row(f"autograd: {ops} element-wise ops fwd+bwd", t, peer, us_per_op=t["median"] / ops * 1e6)
+
+
 def measure_pair(fn, repeat):
     return common.measure(fn, repeat=repeat, warmup=2)
 
@@ -202,7 +232,8 @@ def memory_rows(torch_present):
 
 def timing_rows(repeat):
     torch = common.torch_or_none()
-    return conv_rows(torch, repeat) + pool_rows(torch, repeat) + [lenet_step_row(torch, repeat)]
+    return (conv_rows(torch, repeat) + pool_rows(torch, repeat) + [lenet_step_row(torch, repeat)]
+            + [autograd_row(torch, repeat)])
 
 
 def print_table(rows, memory):
@@ -215,6 +246,7 @@ def print_table(rows, memory):
         share = f"{100 * r['gemm_share']:.0f}%" if "gemm_share" in r else ""
         ratio = f"{r['ratio']:.2f}x" if r.get("ratio") else "-"
         extra = f"  ({r['images_per_second']:.0f} images/s)" if "images_per_second" in r else ""
+        extra += f"  ({r['us_per_op']:.1f} us per op)" if "us_per_op" in r else ""
         ratios = r.get("ratios")
         if ratios:
             extra += f"  ratios over processes: {', '.join(f'{v:.2f}' for v in ratios)}"

@@ -62,6 +62,8 @@ def enable_grad():
 
 def _as_array(data, dtype=None):
     """Turn ``data`` into a NumPy/CuPy array; Python floats become float32 and Python ints int64 (PyTorch's defaults)."""
+    if type(data) is np.ndarray and dtype is None:  # every op's output: the common case, kept cheap
+        return data
     if isinstance(data, Tensor):
         data = data.data
     xp = backend.get_array_module(data)
@@ -307,7 +309,7 @@ class Function:
 
 
 def _check_same_device(op: str, inputs) -> None:
-    if len(inputs) < 2:
+    if len(inputs) < 2 or all(type(t.data) is np.ndarray for t in inputs):  # all on the CPU: nothing to check
         return
     devices = {backend.device_of(t.data) for t in inputs}
     if len(devices) > 1:

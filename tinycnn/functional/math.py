@@ -185,7 +185,8 @@ def _binary(fn, name, a, b):
     b = lift(b, a) if not isinstance(b, Tensor) else b
     check_same_dtype(name, a=a, b=b)
     try:
-        backend.np.broadcast_shapes(a.shape, b.shape)
+        if a.shape != b.shape:
+            backend.np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{name}: a of shape {a.shape} and b of shape {b.shape} "
                          f"cannot be broadcast together") from None
