@@ -101,3 +101,10 @@ def test_max_pool2d_gives_identical_results_on_one_and_on_four_threads(threads, 
         results.append((y.numpy(), x.grad.numpy()))
     for one, four in zip(*results):
         np.testing.assert_array_equal(one, four)
+
+
+def test_thread_count_is_public_as_in_pytorch(threads):
+    threads(3)
+    assert tc.get_num_threads() == backend.get_num_threads() == 3
+    tc.set_num_threads(1)
+    assert tc.get_num_threads() == 1

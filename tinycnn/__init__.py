@@ -9,7 +9,7 @@ historical CNNs (LeNet-5, AlexNet, VGG, GoogLeNet, ResNet), on NumPy or, with Cu
     F.relu(x).sum().backward()
 """
 from . import functional  # noqa: F401  (installs the Tensor operators)
-from .backend import manual_seed
+from .backend import get_num_threads, manual_seed, set_num_threads
 from .gradcheck import GradcheckError, gradcheck
 from .summary import summary
 from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
@@ -17,4 +17,4 @@ from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, ten
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "Function", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
-           "gradcheck", "GradcheckError", "summary", "functional"]
+           "gradcheck", "GradcheckError", "summary", "functional", "set_num_threads", "get_num_threads"]
