@@ -1,7 +1,9 @@
 """The thread pool behind im2col / col2im: chunks cover the range once, errors come back, results do not depend on
 the number of threads."""
 
+import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -21,7 +23,7 @@ def threads():
 
     yield set_to
     backend._num_threads = saved
-    backend._shutdown_pool()
+    backend._drop_pool()
 
 
 @pytest.mark.parametrize("n_threads, count", [(1, 5), (2, 5), (3, 2), (4, 17)])
@@ -67,8 +69,8 @@ def test_environment_variable_sets_the_default(threads, monkeypatch):
     backend._num_threads = None
     monkeypatch.setenv("TINYCNN_NUM_THREADS", "3")
     assert backend.get_num_threads() == 3
-    monkeypatch.setenv("TINYCNN_NUM_THREADS", "zero")  # unreadable: fall back to the CPU count
-    assert backend.get_num_threads() >= 1
+    monkeypatch.setenv("TINYCNN_NUM_THREADS", "zero")  # unreadable: fall back to the CPUs this process may use
+    assert backend.get_num_threads() == len(os.sched_getaffinity(0))
 
 
 def test_conv2d_gives_identical_results_on_one_and_on_four_threads(threads, monkeypatch):
@@ -108,3 +110,39 @@ def test_thread_count_is_public_as_in_pytorch(threads):
     assert tc.get_num_threads() == backend.get_num_threads() == 3
     tc.set_num_threads(1)
     assert tc.get_num_threads() == 1
+
+
+def test_parallel_for_waits_for_every_worker_when_the_calling_thread_fails(threads):
+    # the workers write into buffers the next call reuses: none may still run once parallel_for has returned
+    threads(2)
+    done = []
+
+    def work(start, stop):
+        if start == 0:
+            raise KeyboardInterrupt  # the calling thread's chunk (a Ctrl-C in a notebook)
+        time.sleep(0.2)
+        done.append(start)
+
+    with pytest.raises(KeyboardInterrupt):
+        backend.parallel_for(2, work, nbytes=backend.PARALLEL_MIN_BYTES)
+    assert done == [1]
+
+
+def test_set_num_threads_while_another_thread_computes(threads, monkeypatch):
+    monkeypatch.setattr(backend, "PARALLEL_MIN_BYTES", 1)
+    threads(2)
+    errors = []
+
+    def convolve():
+        try:
+            for _ in range(30):
+                F.conv2d(tc.Tensor(np.ones((2, 3, 8, 8))), tc.Tensor(np.ones((4, 3, 3, 3))), padding=1)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=convolve)
+    worker.start()
+    for n in (1, 2, 3, 2) * 5:
+        backend.set_num_threads(n)
+    worker.join()
+    assert errors == []

@@ -1,4 +1,4 @@
-"""Which array module holds an array, device names, and the random generator.
+"""Which array module holds an array, device names, the random generator, and the threads for CPU copies.
 
 Every op asks the data it is given for its array module (``xp = get_array_module(x)``) instead of importing NumPy
 for the math, so that the same op code runs on NumPy (device ``"cpu"``) and on CuPy (device ``"cuda"`` or
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import threading
 
 import numpy as np
 
@@ -140,6 +141,7 @@ PARALLEL_MIN_BYTES = 4 << 20
 
 _num_threads = None
 _pool = None
+_pool_lock = threading.Lock()
 
 
 def get_num_threads() -> int:
@@ -164,34 +166,41 @@ def set_num_threads(n: int) -> None:
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise ValueError(f"set_num_threads: n must be an int >= 1, got {n!r}")
     _num_threads = int(n)
-    _shutdown_pool()
+    _drop_pool()
 
 
-def _shutdown_pool():
+def _drop_pool():
+    """Forget the pool; the next parallel_for makes one of the new size. The old one is not shut down (a call on
+    another thread may still be using it): its idle threads exit once it is garbage collected."""
     global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=False)
-    _pool = None
+    with _pool_lock:
+        _pool = None
 
 
 def parallel_for(count: int, fn, nbytes: int, xp=np) -> None:
     """Call ``fn(start, stop)`` on contiguous chunks covering ``range(count)``, one chunk per thread, and wait for
     all. ``fn`` must write disjoint memory for disjoint chunks. Runs inline for one thread, one item, work below
-    ``PARALLEL_MIN_BYTES`` (``nbytes``: the bytes the whole call writes), or arrays not on the CPU (``xp`` other
-    than NumPy: the GPU runs each call in parallel already)."""
+    ``PARALLEL_MIN_BYTES`` (``nbytes``: about how many bytes the whole call moves), or arrays not on the CPU (``xp``
+    other than NumPy: the GPU runs each call in parallel already). An exception in any chunk is raised here, after
+    every chunk has stopped."""
     global _pool
     threads = min(get_num_threads(), count)
     if threads <= 1 or nbytes < PARALLEL_MIN_BYTES or xp is not np:
         fn(0, count)
         return
-    if _pool is None:
-        _pool = concurrent.futures.ThreadPoolExecutor(get_num_threads(), thread_name_prefix="tinycnn")
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(get_num_threads(), thread_name_prefix="tinycnn")
+        pool = _pool
     bounds = [count * k // threads for k in range(threads + 1)]
-    futures = [_pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    fn(bounds[0], bounds[1])  # the calling thread takes the first chunk
+    futures = [pool.submit(fn, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
+    try:
+        fn(bounds[0], bounds[1])  # the calling thread takes the first chunk
+    finally:  # even when it fails: no worker may still be writing when this returns
+        concurrent.futures.wait(futures)
     for f in futures:
         f.result()  # re-raises an exception from a worker
 
 
 if hasattr(os, "register_at_fork"):  # a forked child inherits the pool object but not its threads
-    os.register_at_fork(after_in_child=lambda: globals().update(_pool=None))
+    os.register_at_fork(after_in_child=lambda: globals().update(_pool=None, _pool_lock=threading.Lock()))

@@ -135,3 +135,10 @@ def test_softmax_axis_out_of_range(name):
         getattr(F, name)(t64(np.ones((2, 3))), axis=2)
     with pytest.raises(ValueError, match=r"axis -1 .*out of range.*\(\)"):
         getattr(F, name)(t64(1.0))
+
+
+def test_relu_infinite_or_nan_gradient_stops_at_inactive_units():
+    # inf * 0 and nan * 0 are NaN: an inactive unit must still pass exactly 0, as PyTorch's threshold_backward
+    x = tc.Tensor(np.array([-1.0, 0.0, 2.0, 3.0]), requires_grad=True)
+    F.relu(x).backward(np.array([np.inf, np.nan, np.inf, 1.0]))
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, np.inf, 1.0])

@@ -114,6 +114,14 @@ def test_stacked_convolutions_sharing_the_scratch_columns_gradcheck(budget, monk
     assert tc.gradcheck(net, [x] + weights)
 
 
+def test_im2col_of_a_1x1_kernel_is_a_copy_the_caller_owns():
+    x = np.ascontiguousarray(np.arange(24.0).reshape(3, 2, 2, 2).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    cols = conv_module.im2col(x, (1, 1))
+    np.testing.assert_array_equal(cols, x.transpose(1, 2, 3, 0).reshape(2, -1))
+    cols[...] = 0
+    assert x.sum() == np.arange(24.0).sum()
+
+
 def test_conv2d_hand_values():
     # x = 1..16 as 4x4, a 2x2 kernel picking the top-left and bottom-right: y = x[i, j] + x[i+1, j+1]
     x = t64(np.arange(1.0, 17.0).reshape(1, 1, 4, 4))

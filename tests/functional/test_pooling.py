@@ -133,6 +133,15 @@ def test_max_pool2d_nan_window_sends_the_gradient_to_its_last_nan():
     np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 0], [1, 0]])
 
 
+@pytest.mark.parametrize("stride", [2, 1])  # disjoint and overlapping windows
+def test_max_pool2d_infinite_gradient_reaches_only_the_maximum(stride):
+    # inf * 0 is NaN: the inputs that lost their window must still get exactly 0, as in PyTorch
+    x = tc.Tensor(np.array([[[[1.0, 2.0], [3.0, 4.0]]]]), requires_grad=True)
+    y = F.max_pool2d(x, 2, stride)
+    y.backward(np.full(y.shape, np.inf))
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 0], [0, np.inf]])
+
+
 @pytest.mark.parametrize("kernel_size, stride", [(2, 2), (3, 2), (3, 1)])
 def test_max_pool2d_gradient_does_not_depend_on_memory_layouts(kernel_size, stride):
     # tinycnn's conv outputs lie (C, H, W, N) in memory; Flatten's gradient comes back NCHW: every mix gives

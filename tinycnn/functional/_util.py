@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from .. import backend
 from ..tensor import Tensor
 
@@ -95,3 +97,11 @@ def as_layout(a, like):
     out = empty_like_layout(a.shape, like, dtype=a.dtype)
     out[...] = a
     return out
+
+
+def product_is_exact(g) -> bool:
+    """Whether ``g * mask`` may stand in for ``where(mask, g, 0)``: the product is 10x faster on the CPU (``where``
+    branches per element), but inf * 0 is NaN where a backward must give exactly 0, as PyTorch's does. True for a
+    finite NumPy array; False on the GPU, where ``where`` is as fast and checking would cost a device sync."""
+    xp = backend.get_array_module(g)
+    return xp is np and bool(np.isfinite(g).all())

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Function, Tensor
-from ._util import check_float, check_tensor
+from ._util import check_float, check_tensor, product_is_exact
 
 __all__ = ["relu", "tanh", "sigmoid", "softmax", "log_softmax", "scaled_tanh"]
 
@@ -19,7 +19,10 @@ class ReLU(Function):
         return self.out
 
     def backward(self, g):
-        return (g * (self.out > 0),)  # strict: relu'(0) = 0, and out > 0 exactly where x > 0
+        active = self.out > 0  # strict: relu'(0) = 0, and out > 0 exactly where x > 0
+        if product_is_exact(g):
+            return (g * active,)
+        return (backend.get_array_module(g).where(active, g, g.dtype.type(0)),)
 
 
 class Tanh(Function):

@@ -1,7 +1,8 @@
 """2-D convolution by im2col + one matrix product (GEMM), and its backward by col2im.
 
 A convolution slides a (kH, kW) window over the input and takes a dot product with the kernel at each position.
-im2col copies every window into one column of a matrix, so the whole layer becomes one GEMM:
+im2col copies every window into one column of a matrix, so the whole layer becomes one GEMM (done below in bands
+of output rows, one GEMM per band):
 
     cols   (C * kH * kW,  H_out * W_out * N)     one column per output pixel of every image
     weight (O,  C * kH * kW)                     one row per output channel
@@ -38,7 +39,8 @@ from ._util import check_float, check_same_dtype, check_tensor, pair
 __all__ = ["conv2d", "im2col", "col2im", "conv_output_size"]
 
 # The column matrix of a big layer is large (a 3x3 layer's is 9x its input: 925 MB for VGG-16's second layer at
-# batch 8), so it is built in bands of output rows, each at most this many bytes, into one reused scratch buffer:
+# batch 8), so it is built in bands of output rows, each at most this many bytes (but at least one row: VGG-16's
+# conv1_2 at batch 64 needs 32 MB for one), into one reused scratch buffer per thread that stays allocated:
 # a band small enough to stay in the CPU's caches is read back by the GEMM from there, and a reused buffer costs
 # no page faults (a fresh 64 MB array costs 16,000 of them, each a trip to the kernel). The columns are never
 # kept for backward, which rebuilds them from the input: one more im2col instead of holding 9x the activations
@@ -147,7 +149,9 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         values of ``torch.nn.functional.unfold`` with its columns in that order (for N = 1, the same matrix).
     """
     h_out, w_out = _output_hw(x.shape, kernel_size, stride, padding, dilation)
-    return _band_cols(_padded_chwn(x, padding), 0, h_out, kernel_size, stride, dilation, w_out)
+    cols = _band_cols(_padded_chwn(x, padding), 0, h_out, kernel_size, stride, dilation, w_out)
+    # a 1x1 stride-1 kernel's columns are a view of the input: the caller gets its own copy
+    return cols.copy() if tuple(kernel_size) == (1, 1) and tuple(stride) == (1, 1) else cols
 
 
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -186,7 +190,8 @@ class Conv2d(Function):
         for r0, r1 in self.bands:
             buf = _scratch_buffer("cols", (rows, (r1 - r0) * w_out * n), x.dtype, xp)
             cols = _band_cols(xpad, r0, r1, *self.geometry, out=buf)
-            # one GEMM per group, written straight into the output rows of the band
+            # one GEMM per group, written straight into the output rows of the band: y[:, r0:r1] is (O, rows, W, N)
+            # with its last three axes contiguous, so the reshape is a view and the GEMM fills y itself
             _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o, -1))
         if bias is not None:
             y += bias[:, None, None, None]

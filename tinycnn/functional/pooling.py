@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..tensor import Function, Tensor
-from ._util import as_layout, check_float, check_tensor, empty_like_layout, pair
+from ._util import as_layout, check_float, check_tensor, empty_like_layout, pair, product_is_exact
 
 __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "pool_output_size"]
 
@@ -104,14 +104,16 @@ class MaxPool2d(Function):
         dx = empty_like_layout(x_shape[:2] + padded_size, g, fill=0)
         offsets = list(_offsets(kernel_size, stride, out_size))
         disjoint = stride[0] >= kernel_size[0] and stride[1] >= kernel_size[1]
+        zero, exact = g.dtype.type(0), product_is_exact(g)
 
         def scatter(c0, c1):  # channels c0..c1
             gc, a, d = g[:, c0:c1], self.argmax[:, c0:c1], dx[:, c0:c1]
             for k, window in offsets:
-                if disjoint:  # each input element lies in one window at most: write, no read-modify-write
-                    xp.multiply(gc, a == k, out=d[window])
-                else:
-                    d[window] += gc * (a == k)  # add: overlapping windows share elements (P05)
+                won = a == k
+                if disjoint and exact:  # each input lies in one window at most: write, no read-modify-write
+                    xp.multiply(gc, won, out=d[window])
+                else:  # add: overlapping windows share elements (P05)
+                    d[window] += gc * won if exact else xp.where(won, gc, zero)
 
         backend.parallel_for(x_shape[1], scatter, g.nbytes * len(offsets), xp)
         h, w = x_shape[2:]
