@@ -1,9 +1,10 @@
 """The autograd core: ``Tensor``, ``Function`` and reverse-mode ``backward()``.
 
 A ``Tensor`` wraps one NumPy or CuPy array (``.data``). When an op is applied to tensors that require gradients,
-the op's ``Function`` object is recorded on the output (``out._ctx``) together with its inputs; the tensors and
-functions form a directed acyclic graph. ``loss.backward()`` walks that graph from the loss back to the leaves in
-reverse topological order, calling each function's ``backward`` once with the summed gradient of its output.
+the op's ``Function`` object is recorded on the output (``out._ctx``) together with where each input came from
+(the Function that made it, or a leaf tensor); the functions and leaves form a directed acyclic graph.
+``loss.backward()`` walks that graph from the loss back to the leaves in reverse topological order, calling each
+function's ``backward`` once with the summed gradient of its output.
 
 Semantics follow PyTorch's autograd:
 
@@ -19,6 +20,7 @@ The operators (``+ - * / @ **``, ``x.sum()``, ``x.reshape()`` ...) are installed
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -200,35 +202,50 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"grad must have shape {self.shape}, got {grad.shape}")
 
-        grads = {id(self): grad}
-        for node in _topological_order(self):
+        root = self if self._ctx is None else self._ctx
+        grads = {id(root): grad}
+        for node in _topological_order(root):
             g = grads.pop(id(node), None)
             if g is None:  # no path from the output reaches this node through a differentiable input
                 continue
-            ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate, never aliasing an array that someone else holds (g may be shared);
-                # order "K" keeps g's memory order (a conv input's gradient lies (C, H, W, N)): a plain copy, not a
-                # transpose
-                node.grad = Tensor(g.copy(order="K") if node.grad is None else node.grad.data + g)
+            if isinstance(node, Tensor):  # a leaf: accumulate, never aliasing an array that someone else holds
+                node.grad = Tensor(_owned(g) if node.grad is None else node.grad.data + g)
                 continue
-            input_grads = ctx.backward(g)
+            input_grads = node.backward(g)
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
-            for parent, pg in zip(ctx.parents, input_grads):
-                if pg is None or not parent.requires_grad:
+            for parent, pg, shape in zip(node.parents, input_grads, node.input_shapes):
+                if pg is None or parent is None:
                     continue
-                if pg.shape != parent.shape:  # a wrong backward must fail here, not three layers later
+                if pg.shape != shape:  # a wrong backward must fail here, not three layers later
                     raise RuntimeError(
-                        f"{type(ctx).__name__}.backward returned a gradient of shape {pg.shape} "
-                        f"for an input of shape {parent.shape}")
+                        f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
+                        f"for an input of shape {shape}")
                 prev = grads.get(id(parent))
                 grads[id(parent)] = pg if prev is None else prev + pg
+            input_grads = pg = None  # hold no reference to a gradient past its step: _owned counts them
 
     # Arithmetic operators, reductions and shape methods are attached by tinycnn.functional (see module doc).
 
 
-def _topological_order(root: Tensor) -> list:
-    """Tensors reachable from ``root`` through recorded ops, each after every tensor that uses it.
+def _owned(g):
+    """``g`` itself when nothing else can reach it, else a copy: the array a leaf's ``.grad`` may keep.
+
+    A backward usually returns a fresh array, and copying it would cost time and, for VGG-16's 411 MB fc6 weight
+    gradient, as much memory again. But a gradient may be shared: Add hands the same array to both inputs,
+    Reshape a view of it, and the caller of ``backward(grad)`` keeps theirs. So g is kept only if it is not a
+    view (``base`` is None) and no other name or container refers to it (CPython's reference count: the argument
+    and the caller's variable), as PyTorch steals a gradient nobody else uses. A copy keeps g's memory order
+    ("K": a conv input's gradient lies (C, H, W, N)), so it is a plain copy, not a transpose.
+    """
+    if g.base is None and sys.getrefcount(g) <= 3:  # 3: the caller's name, this argument, getrefcount's own
+        return g
+    return g.copy(order="K")
+
+
+def _topological_order(root) -> list:
+    """The graph's nodes reachable from ``root``, each after every node that uses it: Functions, and the leaf
+    Tensors that require grad.
 
     An iterative depth-first search (an explicit stack instead of recursion) so deep graphs are fine.
     """
@@ -243,9 +260,9 @@ def _topological_order(root: Tensor) -> list:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        if node._ctx is not None:
-            for parent in node._ctx.parents:
-                if parent.requires_grad and id(parent) not in visited:
+        if isinstance(node, Function):
+            for parent in node.parents:
+                if parent is not None and id(parent) not in visited:
                     stack.append((parent, False))
     order.reverse()  # post-order reversed: outputs before the inputs they were computed from
     return order
@@ -279,10 +296,14 @@ class Function:
       input's shape, or None where not needed (``self.needs_input_grad[i]`` is False).
 
     ``Function.apply(*inputs, **params)`` wraps the arrays of its Tensor inputs, runs forward and, when grad mode
-    is on and an input requires grad, records the node on the output tensor.
+    is on and an input requires grad, records the node on the output tensor (``out._ctx``). For each input the
+    node keeps in ``parents`` what the gradient flows on to: the Function that computed it, the tensor itself for
+    a leaf that requires grad, or None. Not the intermediate tensors: the graph holds functions, as PyTorch's
+    ``grad_fn.next_functions`` does, so an activation's array is freed as soon as no function saved it for its
+    backward (ResNet-50 keeps each batch norm's output and each residual sum only while the next op runs).
     """
 
-    __slots__ = ("parents", "needs_input_grad", "__dict__")
+    __slots__ = ("parents", "input_shapes", "needs_input_grad", "__dict__")
 
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
@@ -298,7 +319,8 @@ class Function:
         if record:
             out.requires_grad = True
             out._ctx = fn
-            fn.parents = inputs
+            fn.parents = tuple((t if t._ctx is None else t._ctx) if t.requires_grad else None for t in inputs)
+            fn.input_shapes = tuple(t.shape for t in inputs)
         return out
 
     def forward(self, *arrays, **params):  # pragma: no cover - abstract
