@@ -85,6 +85,20 @@ def test_max_pool2d_nan_windows():
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=2, padding=1), dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=2, stride=2, ceil_mode=True)])
+def test_max_pool2d_all_minus_infinity_windows_never_pick_the_padding(kw):
+    # -inf inputs tie with the -inf padding; PyTorch loops over real inputs only, so the first real one wins
+    x_np = np.full((1, 1, 3, 3), -np.inf)
+    x_np[0, 0, 2, 2] = 5.0
+    x, tx = both(x_np)
+    y, ty = F.max_pool2d(x, **kw), TF.max_pool2d(tx, **kw)
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    y.backward(np.ones(y.shape))
+    ty.backward(torch.ones(ty.shape, dtype=torch.float64))
+    np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+
+
 @given(case=pool_cases(), count_include_pad=st.booleans())
 def test_avg_pool2d(case, count_include_pad):
     rng = np.random.default_rng(case["seed"])

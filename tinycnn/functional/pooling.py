@@ -53,6 +53,16 @@ def _padded(x, padding, padded_size, value):
     return out
 
 
+def _real_inputs(window, x_shape, padding, xp):
+    """(H_out, W_out) booleans: where the padded-input positions of ``window`` (an _offsets slice) are real inputs,
+    not padding."""
+    rows = xp.arange(window[2].start, window[2].stop, window[2].step)
+    cols = xp.arange(window[3].start, window[3].stop, window[3].step)
+    in_rows = (rows >= padding[0]) & (rows < padding[0] + x_shape[2])
+    in_cols = (cols >= padding[1]) & (cols < padding[1] + x_shape[3])
+    return in_rows[:, None] & in_cols[None, :]
+
+
 def _offsets(kernel_size, stride, out):
     for i in range(kernel_size[0]):
         for j in range(kernel_size[1]):
@@ -94,6 +104,12 @@ class MaxPool2d(Function):
         if xp.isnan(out).any():  # rare: PyTorch's kernel also takes over on a NaN, so the window's last NaN wins
             for k, window in offsets:
                 xp.copyto(argmax, index_type(k), where=xp.isnan(xpad[window]))
+        if xpad is not x and (out == -xp.inf).any():
+            # rare: a window whose inputs are all -inf ties with the -inf padding, which PyTorch never picks (it
+            # loops over the real inputs only): give such windows their first offset that is a real input
+            lost = out == -xp.inf
+            for k, window in reversed(offsets):
+                xp.copyto(argmax, index_type(k), where=lost & _real_inputs(window, x.shape, padding, xp))
         self.argmax = argmax
         return out
 
