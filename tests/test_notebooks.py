@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tinycnn.data.mnist import FASHION_MNIST_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NB_DIR.glob("*.ipynb"))
@@ -74,12 +76,15 @@ def test_notebook_runs(name, monkeypatch):
     from nbclient import NotebookClient  # noqa: PLC0415 - only the slow tests need a kernel
     from nbclient.exceptions import CellExecutionError  # noqa: PLC0415
 
+    nb = _read(name)
+    uses_fashion = any("load_fashion_mnist(" in c.source for c in nb.cells if c.cell_type == "code")
+    if uses_fashion and not os.path.isdir(FASHION_MNIST_DIR):
+        pytest.skip("dataset-fashion-mnist is not installed (apt install dataset-fashion-mnist; .ci/run does)")
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.setenv(var, os.environ.get(var, "1"))
-    nb = _read(name)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(NB_DIR)}})
     try:
