@@ -319,8 +319,8 @@ class Function:
         if record:
             out.requires_grad = True
             out._ctx = fn
-            fn.parents = tuple((t if t._ctx is None else t._ctx) if t.requires_grad else None for t in inputs)
-            fn.input_shapes = tuple(t.shape for t in inputs)
+            fn.parents = tuple([(t if t._ctx is None else t._ctx) if t.requires_grad else None for t in inputs])
+            fn.input_shapes = tuple([t.data.shape for t in inputs])
         return out
 
     def forward(self, *arrays, **params):  # pragma: no cover - abstract
