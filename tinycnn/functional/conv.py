@@ -96,16 +96,17 @@ def _output_hw(x_shape, kernel_size, stride, padding, dilation):
                  zip(x_shape[2:], kernel_size, stride, padding, dilation))
 
 
-def _band_cols(xpad, r0, r1, kernel_size, stride, dilation, w_out, out=None):
+def _band_cols(xpad, r0, r1, kernel_size, stride, dilation, w_out, scratch=None):
     """Columns of output rows r0..r1 from padded (C, Hp, Wp, N) input: (C * kH * kW, (r1 - r0) * W_out * N),
-    written into ``out`` when given. A 1x1 kernel at stride 1 needs no copy: its columns are the input itself."""
+    written into the reused buffer named ``scratch`` when given (else a new array). A 1x1 kernel at stride 1 needs
+    no copy, and no buffer: its columns are the input itself."""
     xp = backend.get_array_module(xpad)
     c, _, _, n = xpad.shape
     k_h, k_w = kernel_size
     if (k_h, k_w) == (1, 1) and stride == (1, 1):  # _padded_chwn is contiguous
         return xpad[:, r0:r1].reshape(c, -1)  # rows r0..r1 of every channel: a view
     shape = (c, k_h, k_w, r1 - r0, w_out, n)
-    cols = xp.empty(shape, dtype=xpad.dtype) if out is None else out.reshape(shape)
+    cols = xp.empty(shape, dtype=xpad.dtype) if scratch is None else _scratch_buffer(scratch, shape, xpad.dtype, xp)
     windows = list(_windows(kernel_size, stride, dilation, (r1 - r0, w_out)))
 
     def copy(start, stop):  # kernel offsets start..stop: disjoint blocks of the columns
@@ -188,8 +189,7 @@ class Conv2d(Function):
         w_mat = weight.reshape(o, c_g * k_h * k_w)
         y = xp.empty((o, h_out, w_out, n), dtype=x.dtype)
         for r0, r1 in self.bands:
-            buf = _scratch_buffer("cols", (rows, (r1 - r0) * w_out * n), x.dtype, xp)
-            cols = _band_cols(xpad, r0, r1, *self.geometry, out=buf)
+            cols = _band_cols(xpad, r0, r1, *self.geometry, scratch="cols")
             # one GEMM per group, written straight into the output rows of the band: y[:, r0:r1] is (O, rows, W, N)
             # with its last three axes contiguous, so the reshape is a view and the GEMM fills y itself
             _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o, -1))
@@ -215,8 +215,7 @@ class Conv2d(Function):
         for r0, r1 in self.bands:
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
             if needs[1]:
-                buf = _scratch_buffer("cols", (rows, g_mat.shape[1]), g.dtype, xp)
-                cols = _band_cols(xpad, r0, r1, *self.geometry, out=buf)
+                cols = _band_cols(xpad, r0, r1, *self.geometry, scratch="cols")
                 dw += _grouped_matmul(g_mat, cols, groups, transpose_b=True)
             if needs[0]:  # skipped for a first layer whose input needs no gradient
                 buf = _scratch_buffer("dcols", (rows, g_mat.shape[1]), g.dtype, xp)
