@@ -114,6 +114,26 @@ def test_stacked_convolutions_sharing_the_scratch_columns_gradcheck(budget, monk
     assert tc.gradcheck(net, [x] + weights)
 
 
+@pytest.mark.parametrize("out_channels", [1, 6, 8, 9, 13, 16, 17])  # 6 and 13 are padded
+@pytest.mark.parametrize("budget", [None, 4 * 3024])  # one band; 1-row bands up to 16 channels, 4-row bands above
+def test_conv2d_any_out_channels_on_any_bands(out_channels, budget, monkeypatch):
+    # The forward pads the GEMM's weight with zero rows up to a multiple of GEMM_ROW_BLOCK when 5-7 rows are left
+    # over and returns the first out_channels, and layers with up to STREAM_MAX_CHANNELS outputs take bands a quarter of COLS_BUDGET (one row
+    # of columns here is 3 * 3 * 3 * 7 * 2 * 8 = 3024 bytes): every count, padded or not, on either band size, must
+    # give the reference values and gradients, with the bias added once, and an output that the next layer reads
+    # as (C, H, W, N) without a copy.
+    if budget is not None:
+        monkeypatch.setattr(conv_module, "COLS_BUDGET", budget)
+    rng = np.random.default_rng(out_channels)
+    x, w, b = (t64(rng.standard_normal(shape)) for shape in [(2, 3, 7, 7), (out_channels, 3, 3, 3), (out_channels,)])
+    y = F.conv2d(x, w, b, padding=1)
+    assert y.shape == (2, out_channels, 7, 7)
+    np.testing.assert_allclose(y.numpy(), conv2d_ref(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1)),
+                               rtol=1e-10, atol=1e-12)
+    assert y.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    assert tc.gradcheck(lambda *ts: F.conv2d(*ts, padding=1), [x, w, b])
+
+
 def test_im2col_of_a_1x1_kernel_is_a_copy_the_caller_owns():
     x = np.ascontiguousarray(np.arange(24.0).reshape(3, 2, 2, 2).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
     cols = conv_module.im2col(x, (1, 1))

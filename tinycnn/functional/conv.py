@@ -39,13 +39,22 @@ from ._util import check_float, check_same_dtype, check_tensor, pair
 __all__ = ["conv2d", "im2col", "col2im", "conv_output_size"]
 
 # The column matrix of a big layer is large (a 3x3 layer's is 9x its input: 925 MB for VGG-16's second layer at
-# batch 8), so it is built in bands of output rows, each at most this many bytes (but at least one row: VGG-16's
-# conv1_2 at batch 64 needs 32 MB for one), into one reused scratch buffer per thread that stays allocated:
-# a band small enough to stay in the CPU's caches is read back by the GEMM from there, and a reused buffer costs
-# no page faults (a fresh 64 MB array costs 16,000 of them, each a trip to the kernel). The columns are never
-# kept for backward, which rebuilds them from the input: one more im2col instead of holding 9x the activations
-# (PyTorch keeps only the input too).
+# batch 8), so it is built in bands of output rows, each at most COLS_BUDGET bytes (but at least one row: VGG-16's
+# conv1_2 at batch 64 needs 32 MB for one), into one reused scratch buffer per thread that stays allocated: a
+# reused buffer costs no page faults (a fresh 64 MB array costs 16,000 of them, each a trip to the kernel). The
+# columns are never kept for backward, which rebuilds them from the input: one more im2col instead of holding 9x
+# the activations (PyTorch keeps only the input too).
 COLS_BUDGET = 16 * 2**20
+# A forward GEMM with few output channels does only O multiply-adds per column value it reads, so it runs at the
+# speed its columns come back from memory: such layers (LeNet's) take a quarter of the budget, bands small enough
+# to be still in the cache when the GEMM reads them (forward 15-25% faster, benchmarks/), while layers with many
+# channels run faster on wide bands (fewer, larger GEMMs: AlexNet's conv1 was 15% slower on 4 MB bands).
+STREAM_MAX_CHANNELS = 16
+# OpenBLAS's float32 GEMM kernel computes output rows in blocks of 8 and the rest in smaller passes, so 5-7 leftover
+# rows cost more than a full block (25 x 39,424 columns: 6 or 14 rows took 25-30% longer than 8 or 16, 4 rows less
+# than 8): a forward GEMM with 5-7 leftover rows gets zero weight rows up to a multiple of 8 (on every device: the
+# same arithmetic gives the same bits, which tests/test_backend.py checks against the stand-in device).
+GEMM_ROW_BLOCK = 8
 
 _scratch = threading.local()
 
@@ -132,9 +141,9 @@ def _band_col2im(dxpad, cols, r0, r1, kernel_size, stride, dilation, w_out):
     backend.parallel_for(c, add, cols.nbytes, backend.get_array_module(dxpad))
 
 
-def _bands(h_out, row_bytes):
-    """Split output rows 0..h_out into bands whose columns take at most COLS_BUDGET bytes (at least one row)."""
-    step = max(1, min(h_out, COLS_BUDGET // max(1, row_bytes)))
+def _bands(h_out, row_bytes, budget):
+    """Split output rows 0..h_out into bands whose columns take at most ``budget`` bytes (at least one row)."""
+    step = max(1, min(h_out, budget // max(1, row_bytes)))
     return [(r, min(r + step, h_out)) for r in range(0, h_out, step)]
 
 
@@ -183,18 +192,24 @@ class Conv2d(Function):
         h_out, w_out = _output_hw(x.shape, (k_h, k_w), stride, padding, dilation)
         self.geometry = ((k_h, k_w), stride, dilation, w_out)
         self.x_shape, self.padding, self.groups, self.weight = x.shape, padding, groups, weight
-        rows = c * k_h * k_w
-        self.bands = _bands(h_out, rows * w_out * n * x.dtype.itemsize)
+        self.row_bytes = c * k_h * k_w * w_out * n * x.dtype.itemsize  # one output row's columns
+        budget = COLS_BUDGET // 4 if o <= STREAM_MAX_CHANNELS else COLS_BUDGET
         xpad = _padded_chwn(x, padding)
         w_mat = weight.reshape(o, c_g * k_h * k_w)
-        y = xp.empty((o, h_out, w_out, n), dtype=x.dtype)
-        for r0, r1 in self.bands:
+        o_gemm = o
+        if groups == 1 and o % GEMM_ROW_BLOCK > GEMM_ROW_BLOCK // 2:  # see GEMM_ROW_BLOCK
+            o_gemm = o + GEMM_ROW_BLOCK - o % GEMM_ROW_BLOCK
+            w_mat = xp.concatenate([w_mat, xp.zeros((o_gemm - o, w_mat.shape[1]), dtype=w_mat.dtype)])
+        y = xp.empty((o_gemm, h_out, w_out, n), dtype=x.dtype)
+        for r0, r1 in _bands(h_out, self.row_bytes, budget):
             cols = _band_cols(xpad, r0, r1, *self.geometry, scratch="cols")
             # one GEMM per group, written straight into the output rows of the band: y[:, r0:r1] is (O, rows, W, N)
             # with its last three axes contiguous, so the reshape is a view and the GEMM fills y itself
-            _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o, -1))
+            _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o_gemm, -1))
         if bias is not None:
-            y += bias[:, None, None, None]
+            y[:o] += bias[:, None, None, None]
+        y = y[:o]  # channels are the outer axis: the first o are a contiguous block (the padding rows' memory
+        # lives as long as y: 2 channels more for LeNet's C1, the only layer of the networks here that is padded)
         # the weight gradient rebuilds the columns from the input, which its producer holds anyway
         self.x = x if self.needs_input_grad[1] else None
         return y.transpose(3, 0, 1, 2)  # NCHW view of (O, H_out, W_out, N) memory
@@ -212,7 +227,7 @@ class Conv2d(Function):
             dw = xp.zeros((o, w[0].size), dtype=g.dtype)
         if needs[0]:
             dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype)
-        for r0, r1 in self.bands:
+        for r0, r1 in _bands(g4.shape[1], self.row_bytes, COLS_BUDGET):
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
             if needs[1]:
                 cols = _band_cols(xpad, r0, r1, *self.geometry, scratch="cols")
