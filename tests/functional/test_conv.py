@@ -118,10 +118,10 @@ def test_stacked_convolutions_sharing_the_scratch_columns_gradcheck(budget, monk
 @pytest.mark.parametrize("budget", [None, 4 * 3024])  # one band; 1-row bands up to 16 channels, 4-row bands above
 def test_conv2d_any_out_channels_on_any_bands(out_channels, budget, monkeypatch):
     # The forward pads the GEMM's weight with zero rows up to a multiple of GEMM_ROW_BLOCK when 5-7 rows are left
-    # over and returns the first out_channels, and layers with up to STREAM_MAX_CHANNELS outputs take bands a quarter of COLS_BUDGET (one row
-    # of columns here is 3 * 3 * 3 * 7 * 2 * 8 = 3024 bytes): every count, padded or not, on either band size, must
-    # give the reference values and gradients, with the bias added once, and an output that the next layer reads
-    # as (C, H, W, N) without a copy.
+    # over and returns the first out_channels, and layers with up to STREAM_MAX_CHANNELS outputs take bands a
+    # quarter of COLS_BUDGET (one row of columns here is 3 * 3 * 3 * 7 * 2 * 8 = 3024 bytes): every count, padded or
+    # not, on either band size, must give the reference values and gradients, with the bias added once, and an
+    # output that the next layer reads as (C, H, W, N) without a copy.
     if budget is not None:
         monkeypatch.setattr(conv_module, "COLS_BUDGET", budget)
     rng = np.random.default_rng(out_channels)
@@ -134,12 +134,29 @@ def test_conv2d_any_out_channels_on_any_bands(out_channels, budget, monkeypatch)
     assert tc.gradcheck(lambda *ts: F.conv2d(*ts, padding=1), [x, w, b])
 
 
-def test_im2col_of_a_1x1_kernel_is_a_copy_the_caller_owns():
-    x = np.ascontiguousarray(np.arange(24.0).reshape(3, 2, 2, 2).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
-    cols = conv_module.im2col(x, (1, 1))
-    np.testing.assert_array_equal(cols, x.transpose(1, 2, 3, 0).reshape(2, -1))
+@pytest.mark.parametrize("stride", [1, 2])
+def test_im2col_of_a_1x1_kernel_is_a_copy_the_caller_owns(stride):
+    # inside conv2d a 1x1 kernel's columns are a view of the input (stride 1) or of its one stride phase
+    x = np.ascontiguousarray(np.arange(48.0).reshape(3, 2, 2, 4).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    cols = conv_module.im2col(x, (1, 1), stride=(stride, stride))
+    np.testing.assert_array_equal(cols, x[:, :, ::stride, ::stride].transpose(1, 2, 3, 0).reshape(2, -1))
     cols[...] = 0
-    assert x.sum() == np.arange(24.0).sum()
+    assert x.sum() == np.arange(48.0).sum()
+
+
+@given(case=conv_cases())
+def test_padded_phases_are_the_strided_slices_of_the_padded_input(case):
+    # _padded_phases cuts each stride phase straight from the NCHW input, working out where the padding falls in
+    # it: each must be the phase of the plainly padded (C, H, W, N) input, and exactly the phases the kernel meets
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"])
+    k, s, p, d = case["w_shape"][2:], case["stride"], case["padding"], case["dilation"]
+    xpad = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))).transpose(1, 2, 3, 0)
+    phases = conv_module._padded_phases(x, p, k, s, d)
+    assert set(phases) == {(i * d[0] % s[0], j * d[1] % s[1]) for i in range(k[0]) for j in range(k[1])}
+    for (a, b), phase in phases.items():
+        np.testing.assert_array_equal(phase, xpad[:, a::s[0], b::s[1]])
+        assert phase.flags.c_contiguous
 
 
 def test_conv2d_hand_values():

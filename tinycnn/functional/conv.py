@@ -11,9 +11,10 @@ of output rows, one GEMM per band):
 The simplest im2col loops over every output pixel; that is a Python loop of N * H_out * W_out steps. Here the loop
 runs over the kH * kW kernel offsets instead: for offset (i, j), the pixels that meet kernel weight (i, j) in all
 windows form one strided slice of the padded input, ``x[:, i : i + stride*H_out : stride, j : ..., :]``, copied in
-one NumPy call. col2im does the reverse and *adds* each slice back, because neighbouring windows overlap and every
-overlap contributes to the gradient (PITFALLS P01). There are no index arrays and no ``np.add.at``: both are 5-15x
-slower than strided slices.
+one NumPy call (at a stride above 1 it is taken from the input's stride phases, where those pixels are neighbours:
+see ``_padded_phases``). col2im does the reverse and *adds* each slice back, because neighbouring windows overlap
+and every overlap contributes to the gradient (PITFALLS P01). There are no index arrays and no ``np.add.at``: both
+are 5-15x slower than strided slices.
 
 Layout (why the batch axis is last inside): NumPy copies a strided slice row by row, and a short row costs as much
 as a long one. In NCHW memory the rows of a window slice are W_out pixels long (10 for LeNet's conv2); with the
@@ -105,25 +106,69 @@ def _output_hw(x_shape, kernel_size, stride, padding, dilation):
                  zip(x_shape[2:], kernel_size, stride, padding, dilation))
 
 
-def _band_cols(xpad, r0, r1, kernel_size, stride, dilation, w_out, scratch=None):
-    """Columns of output rows r0..r1 from padded (C, Hp, Wp, N) input: (C * kH * kW, (r1 - r0) * W_out * N),
-    written into the reused buffer named ``scratch`` when given (else a new array). A 1x1 kernel at stride 1 needs
-    no copy, and no buffer: its columns are the input itself."""
-    xp = backend.get_array_module(xpad)
-    c, _, _, n = xpad.shape
-    k_h, k_w = kernel_size
-    if (k_h, k_w) == (1, 1) and stride == (1, 1):  # _padded_chwn is contiguous
-        return xpad[:, r0:r1].reshape(c, -1)  # rows r0..r1 of every channel: a view
+def _phase_span(a, step, pad, size):
+    """Phase ``a`` of a padded axis (padded positions a, a + step, ...): the phase positions lo..hi that hold input
+    (not padding), the slice of input positions they hold, and the phase's length."""
+    length = -(-(size + 2 * pad - a) // step)
+    lo = max(0, -(-(pad - a) // step))
+    hi = min(length, -(-(pad + size - a) // step))
+    first = a + step * lo - pad
+    return lo, hi, slice(first, first + step * (hi - lo - 1) + 1, step), length
+
+
+def _padded_phases(x, padding, kernel_size, stride, dilation):
+    """x (N, C, H, W) zero padded, laid out (C, Hp, Wp, N), and split by stride phase: ``{(a, b): xpad[:, a::s_h,
+    b::s_w]}``, each a contiguous array, for the phases that some kernel offset meets; at stride 1 the one phase
+    is ``_padded_chwn(x, padding)``.
+
+    Why: at stride s a kernel offset meets every s-th pixel, and a strided slice of (C, H, W, N) memory copies runs
+    of only N values (16 for AlexNet's conv1 at batch 16). Within one phase the same pixels are neighbours, so
+    im2col copies runs of W_out * N values, as at stride 1 (space-to-depth), and the phases are cut straight from
+    x in the copy that lays it out (C, H, W, N) anyway: AlexNet's conv1 im2col took 8 ms instead of 15."""
+    xp = backend.get_array_module(x)
+    (k_h, k_w), (s_h, s_w), (d_h, d_w), (p_h, p_w) = kernel_size, stride, dilation, padding
+    if (s_h, s_w) == (1, 1):
+        return {(0, 0): _padded_chwn(x, padding)}
+    n, c, h, w = x.shape
+    xc = x.transpose(1, 2, 3, 0)  # (C, H, W, N) view
+    spans = {}
+    for a, b in sorted({(i * d_h % s_h, j * d_w % s_w) for i in range(k_h) for j in range(k_w)}):
+        (r_lo, r_hi, rows, h_len), (c_lo, c_hi, cols, w_len) = _phase_span(a, s_h, p_h, h), _phase_span(b, s_w, p_w, w)
+        whole = (r_lo, r_hi, c_lo, c_hi) == (0, h_len, 0, w_len)  # no padding in this phase: nothing to zero
+        phase = (xp.empty if whole else xp.zeros)((c, h_len, w_len, n), dtype=x.dtype)
+        spans[a, b] = (phase, (slice(r_lo, r_hi), slice(c_lo, c_hi)), (rows, cols))
+    items = [(ab, ch) for ab in spans for ch in range(c)]
+
+    def copy(start, stop):  # (phase, channel) pairs start..stop
+        for ab, ch in items[start:stop]:
+            phase, dst, src = spans[ab]
+            phase[(ch,) + dst] = xc[(ch,) + src]
+
+    backend.parallel_for(len(items), copy, x.nbytes, xp)
+    return {ab: phase for ab, (phase, _, _) in spans.items()}
+
+
+def _band_cols(phases, r0, r1, kernel_size, stride, dilation, w_out, scratch=None):
+    """Columns of output rows r0..r1 from the stride phases of the padded input (``_padded_phases``):
+    (C * kH * kW, (r1 - r0) * W_out * N), written into the reused buffer named ``scratch`` when given (else a new
+    array). A 1x1 kernel needs no copy, and no buffer: its columns are its one phase (at stride 1 the input) itself."""
+    first = next(iter(phases.values()))
+    xp = backend.get_array_module(first)
+    c, n = first.shape[0], first.shape[3]
+    (k_h, k_w), (s_h, s_w), (d_h, d_w) = kernel_size, stride, dilation
+    if (k_h, k_w) == (1, 1) and first.shape[2] == w_out:  # a contiguous phase: a view
+        return first[:, r0:r1].reshape(c, -1)
     shape = (c, k_h, k_w, r1 - r0, w_out, n)
-    cols = xp.empty(shape, dtype=xpad.dtype) if scratch is None else _scratch_buffer(scratch, shape, xpad.dtype, xp)
-    windows = list(_windows(kernel_size, stride, dilation, (r1 - r0, w_out)))
+    cols = xp.empty(shape, dtype=first.dtype) if scratch is None else _scratch_buffer(scratch, shape, first.dtype, xp)
+    # kernel offset (i, j) meets phase (i d_h mod s_h, j d_w mod s_w), from its row i d_h // s_h and column
+    # j d_w // s_w on: output row r reads padded row i d_h + s_h r = s_h (i d_h // s_h + r) + (i d_h mod s_h)
+    offsets = [(i, j, *divmod(i * d_h, s_h), *divmod(j * d_w, s_w)) for i in range(k_h) for j in range(k_w)]
 
     def copy(start, stop):  # kernel offsets start..stop: disjoint blocks of the columns
-        for i, j, rows, cs in windows[start:stop]:
-            rows = slice(rows.start + r0 * stride[0], rows.stop + r0 * stride[0], rows.step)
-            cols[:, i, j] = xpad[:, rows, cs]  # one strided copy per kernel offset
+        for i, j, p, a, q, b in offsets[start:stop]:
+            cols[:, i, j] = phases[a, b][:, p + r0:p + r1, q:q + w_out]  # one block copy per kernel offset
 
-    backend.parallel_for(len(windows), copy, cols.nbytes, xp)
+    backend.parallel_for(len(offsets), copy, cols.nbytes, xp)
     return cols.reshape(c * k_h * k_w, -1)
 
 
@@ -159,9 +204,10 @@ def im2col(x, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
         values of ``torch.nn.functional.unfold`` with its columns in that order (for N = 1, the same matrix).
     """
     h_out, w_out = _output_hw(x.shape, kernel_size, stride, padding, dilation)
-    cols = _band_cols(_padded_chwn(x, padding), 0, h_out, kernel_size, stride, dilation, w_out)
-    # a 1x1 stride-1 kernel's columns are a view of the input: the caller gets its own copy
-    return cols.copy() if tuple(kernel_size) == (1, 1) and tuple(stride) == (1, 1) else cols
+    phases = _padded_phases(x, padding, kernel_size, stride, dilation)
+    cols = _band_cols(phases, 0, h_out, kernel_size, stride, dilation, w_out)
+    # a 1x1 kernel's columns are a view of the input (or of its one phase): the caller gets its own copy
+    return cols.copy() if tuple(kernel_size) == (1, 1) else cols
 
 
 def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
@@ -194,7 +240,7 @@ class Conv2d(Function):
         self.x_shape, self.padding, self.groups, self.weight = x.shape, padding, groups, weight
         self.row_bytes = c * k_h * k_w * w_out * n * x.dtype.itemsize  # one output row's columns
         budget = COLS_BUDGET // 4 if o <= STREAM_MAX_CHANNELS else COLS_BUDGET
-        xpad = _padded_chwn(x, padding)
+        phases = _padded_phases(x, padding, (k_h, k_w), stride, dilation)
         w_mat = weight.reshape(o, c_g * k_h * k_w)
         o_gemm = o
         if groups == 1 and o % GEMM_ROW_BLOCK > GEMM_ROW_BLOCK // 2:  # see GEMM_ROW_BLOCK
@@ -202,7 +248,7 @@ class Conv2d(Function):
             w_mat = xp.concatenate([w_mat, xp.zeros((o_gemm - o, w_mat.shape[1]), dtype=w_mat.dtype)])
         y = xp.empty((o_gemm, h_out, w_out, n), dtype=x.dtype)
         for r0, r1 in _bands(h_out, self.row_bytes, budget):
-            cols = _band_cols(xpad, r0, r1, *self.geometry, scratch="cols")
+            cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols")
             # one GEMM per group, written straight into the output rows of the band: y[:, r0:r1] is (O, rows, W, N)
             # with its last three axes contiguous, so the reshape is a view and the GEMM fills y itself
             _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o_gemm, -1))
@@ -223,14 +269,14 @@ class Conv2d(Function):
         p_h, p_w = self.padding
         rows = c * w[0, 0].size
         if needs[1]:
-            xpad = _padded_chwn(self.x, self.padding)
+            phases = _padded_phases(self.x, self.padding, *self.geometry[:3])
             dw = xp.zeros((o, w[0].size), dtype=g.dtype)
         if needs[0]:
             dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype)
         for r0, r1 in _bands(g4.shape[1], self.row_bytes, COLS_BUDGET):
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
             if needs[1]:
-                cols = _band_cols(xpad, r0, r1, *self.geometry, scratch="cols")
+                cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols")
                 dw += _grouped_matmul(g_mat, cols, groups, transpose_b=True)
             if needs[0]:  # skipped for a first layer whose input needs no gradient
                 buf = _scratch_buffer("dcols", (rows, g_mat.shape[1]), g.dtype, xp)
