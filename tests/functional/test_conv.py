@@ -134,6 +134,31 @@ def test_conv2d_any_out_channels_on_any_bands(out_channels, budget, monkeypatch)
     assert tc.gradcheck(lambda *ts: F.conv2d(*ts, padding=1), [x, w, b])
 
 
+@pytest.mark.parametrize("kernel, groups", [(3, 1), (1, 1), (3, 2)])  # the bias folded into the GEMM, or not
+@pytest.mark.parametrize("wanted", [(True, True, True), (False, True, True), (False, False, True),
+                                    (False, True, False), (True, False, False)])
+def test_conv2d_gradients_of_any_subset_of_inputs(kernel, groups, wanted):
+    # A 3x3 conv computes the bias gradient as one more column of the weight gradient's GEMM (a row of ones under
+    # the columns) when it needs both; alone, or for 1x1 kernels and groups, as the sum of the output gradient.
+    # Whichever inputs need a gradient, each must get the one it gets when all three do.
+    rng = np.random.default_rng(kernel + groups)
+    arrays = [rng.standard_normal(shape) for shape in [(2, 4, 5, 5), (6, 4 // groups, kernel, kernel), (6,)]]
+    g = rng.standard_normal((2, 6, 5, 5))
+
+    def grads(flags):
+        ts = [tc.Tensor(a, requires_grad=f) for a, f in zip(arrays, flags)]
+        F.conv2d(*ts, padding=kernel // 2, groups=groups).backward(g)
+        return [t.grad for t in ts]
+
+    full = grads((True, True, True))
+    np.testing.assert_allclose(full[2], g.sum(axis=(0, 2, 3)), rtol=1e-12)  # db: the sum of the output gradient
+    for flag, got, expected in zip(wanted, grads(wanted), full):
+        if flag:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+        else:
+            assert got is None
+
+
 @pytest.mark.parametrize("stride", [1, 2])
 def test_im2col_of_a_1x1_kernel_is_a_copy_the_caller_owns(stride):
     # inside conv2d a 1x1 kernel's columns are a view of the input (stride 1) or of its one stride phase

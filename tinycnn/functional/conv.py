@@ -148,18 +148,25 @@ def _padded_phases(x, padding, kernel_size, stride, dilation):
     return {ab: phase for ab, (phase, _, _) in spans.items()}
 
 
-def _band_cols(phases, r0, r1, kernel_size, stride, dilation, w_out, scratch=None):
+def _band_cols(phases, r0, r1, kernel_size, stride, dilation, w_out, scratch=None, ones_row=False):
     """Columns of output rows r0..r1 from the stride phases of the padded input (``_padded_phases``):
-    (C * kH * kW, (r1 - r0) * W_out * N), written into the reused buffer named ``scratch`` when given (else a new
-    array). A 1x1 kernel needs no copy, and no buffer: its columns are its one phase (at stride 1 the input) itself."""
+    (C * kH * kW, (r1 - r0) * W_out * N), and with ``ones_row`` one more row of ones below (see ``_folds_bias``),
+    written into the reused buffer named ``scratch`` when given (else a new array). A 1x1 kernel needs no copy,
+    and no buffer: its columns are its one phase (at stride 1 the input) itself, and they take no ones row."""
     first = next(iter(phases.values()))
     xp = backend.get_array_module(first)
     c, n = first.shape[0], first.shape[3]
     (k_h, k_w), (s_h, s_w), (d_h, d_w) = kernel_size, stride, dilation
     if (k_h, k_w) == (1, 1) and first.shape[2] == w_out:  # a contiguous phase: a view
+        if ones_row:
+            raise ValueError("a 1x1 kernel's columns are a view of its input: no ones row (see _folds_bias)")
         return first[:, r0:r1].reshape(c, -1)
-    shape = (c, k_h, k_w, r1 - r0, w_out, n)
-    cols = xp.empty(shape, dtype=first.dtype) if scratch is None else _scratch_buffer(scratch, shape, first.dtype, xp)
+    rows, width = c * k_h * k_w, (r1 - r0) * w_out * n
+    shape = (rows + ones_row, width)
+    out = xp.empty(shape, dtype=first.dtype) if scratch is None else _scratch_buffer(scratch, shape, first.dtype, xp)
+    if ones_row:
+        out[rows] = 1
+    cols = out[:rows].reshape(c, k_h, k_w, r1 - r0, w_out, n)  # the first rows of a C-ordered array: a view
     # kernel offset (i, j) meets phase (i d_h mod s_h, j d_w mod s_w), from its row i d_h // s_h and column
     # j d_w // s_w on: output row r reads padded row i d_h + s_h r = s_h (i d_h // s_h + r) + (i d_h mod s_h)
     offsets = [(i, j, *divmod(i * d_h, s_h), *divmod(j * d_w, s_w)) for i in range(k_h) for j in range(k_w)]
@@ -169,7 +176,7 @@ def _band_cols(phases, r0, r1, kernel_size, stride, dilation, w_out, scratch=Non
             cols[:, i, j] = phases[a, b][:, p + r0:p + r1, q:q + w_out]  # one block copy per kernel offset
 
     backend.parallel_for(len(offsets), copy, cols.nbytes, xp)
-    return cols.reshape(c * k_h * k_w, -1)
+    return out
 
 
 def _band_col2im(dxpad, cols, r0, r1, kernel_size, stride, dilation, w_out):
@@ -230,6 +237,15 @@ def col2im(cols, x_shape, kernel_size, stride=(1, 1), padding=(0, 0), dilation=(
     return dxpad[:, p_h:p_h + h, p_w:p_w + w].transpose(3, 0, 1, 2)
 
 
+def _folds_bias(kernel_size, groups):
+    """Whether the bias rides in the GEMM: a row of ones below the columns and the bias as one more column of the
+    weight matrix give weight @ cols + bias in the product itself, and in backward the same trick gives the bias
+    gradient (the sum of the output gradient) as one more column of the weight gradient's product. Each saves a
+    pass over the output (a tenth of LeNet's conv1 forward). Not for a 1x1 kernel, whose columns are a view of its
+    input (no room for the row), nor for groups, whose GEMMs split the rows of the columns."""
+    return tuple(kernel_size) != (1, 1) and groups == 1
+
+
 class Conv2d(Function):
     def forward(self, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
         xp = backend.get_array_module(x)
@@ -242,17 +258,21 @@ class Conv2d(Function):
         budget = COLS_BUDGET // 4 if o <= STREAM_MAX_CHANNELS else COLS_BUDGET
         phases = _padded_phases(x, padding, (k_h, k_w), stride, dilation)
         w_mat = weight.reshape(o, c_g * k_h * k_w)
+        self.folds_bias = _folds_bias((k_h, k_w), groups)
+        fold = bias is not None and self.folds_bias
+        if fold:
+            w_mat = xp.concatenate([w_mat, bias[:, None]], axis=1)
         o_gemm = o
         if groups == 1 and o % GEMM_ROW_BLOCK > GEMM_ROW_BLOCK // 2:  # see GEMM_ROW_BLOCK
             o_gemm = o + GEMM_ROW_BLOCK - o % GEMM_ROW_BLOCK
             w_mat = xp.concatenate([w_mat, xp.zeros((o_gemm - o, w_mat.shape[1]), dtype=w_mat.dtype)])
         y = xp.empty((o_gemm, h_out, w_out, n), dtype=x.dtype)
         for r0, r1 in _bands(h_out, self.row_bytes, budget):
-            cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols")
+            cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols", ones_row=fold)
             # one GEMM per group, written straight into the output rows of the band: y[:, r0:r1] is (O, rows, W, N)
             # with its last three axes contiguous, so the reshape is a view and the GEMM fills y itself
             _grouped_matmul(w_mat, cols, groups, out=y[:, r0:r1].reshape(o_gemm, -1))
-        if bias is not None:
+        if bias is not None and not fold:
             y[:o] += bias[:, None, None, None]
         y = y[:o]  # channels are the outer axis: the first o are a contiguous block (the padding rows' memory
         # lives as long as y: 2 channels more for LeNet's C1, the only layer of the networks here that is padded)
@@ -268,22 +288,28 @@ class Conv2d(Function):
         n, c, h, w_in = self.x_shape
         p_h, p_w = self.padding
         rows = c * w[0, 0].size
+        needs_db = len(needs) > 2 and needs[2]
+        fold_db = needs[1] and needs_db and self.folds_bias  # db as the last column of dw's product
         if needs[1]:
             phases = _padded_phases(self.x, self.padding, *self.geometry[:3])
-            dw = xp.zeros((o, w[0].size), dtype=g.dtype)
+            dw = xp.zeros((o, w[0].size + fold_db), dtype=g.dtype)
         if needs[0]:
             dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype)
         for r0, r1 in _bands(g4.shape[1], self.row_bytes, COLS_BUDGET):
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
             if needs[1]:
-                cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols")
+                cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols", ones_row=fold_db)
                 dw += _grouped_matmul(g_mat, cols, groups, transpose_b=True)
             if needs[0]:  # skipped for a first layer whose input needs no gradient
                 buf = _scratch_buffer("dcols", (rows, g_mat.shape[1]), g.dtype, xp)
                 dcols = _grouped_matmul(w.reshape(o, -1), g_mat, groups, transpose_a=True, out=buf)
                 _band_col2im(dxpad, dcols, r0, r1, *self.geometry)
         dx = dxpad[:, p_h:p_h + h, p_w:p_w + w_in].transpose(3, 0, 1, 2) if needs[0] else None
-        db = g4.sum(axis=(1, 2, 3)) if len(needs) > 2 and needs[2] else None
+        db = None
+        if fold_db:
+            dw, db = dw[:, :-1], dw[:, -1].copy()
+        elif needs_db:
+            db = g4.sum(axis=(1, 2, 3))
         return dx, (dw.reshape(w.shape) if needs[1] else None), db
 
 
