@@ -259,8 +259,7 @@ class Conv2d(Function):
         budget = COLS_BUDGET // 4 if o <= STREAM_MAX_CHANNELS else COLS_BUDGET
         phases = _padded_phases(x, padding, (k_h, k_w), stride, dilation)
         w_mat = weight.reshape(o, c_g * k_h * k_w)
-        self.folds_bias = _folds_bias((k_h, k_w), groups)
-        fold = bias is not None and self.folds_bias
+        fold = bias is not None and _folds_bias((k_h, k_w), groups)
         if fold:
             w_mat = xp.concatenate([w_mat, bias[:, None]], axis=1)
         o_gemm = o
@@ -290,7 +289,8 @@ class Conv2d(Function):
         p_h, p_w = self.padding
         rows = c * w[0, 0].size
         needs_db = len(needs) > 2 and needs[2]
-        fold_db = needs[1] and needs_db and self.folds_bias  # db as the last column of dw's product
+        # db as the last column of dw's product
+        fold_db = needs[1] and needs_db and _folds_bias(self.geometry[0], groups)
         if needs[1]:
             phases = _padded_phases(self.x, self.padding, *self.geometry[:3])
             dw = xp.zeros((o, w[0].size + fold_db), dtype=g.dtype)
