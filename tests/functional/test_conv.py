@@ -44,14 +44,16 @@ def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), gro
 
 
 @st.composite
-def conv_cases(draw):
-    groups = draw(st.sampled_from([1, 1, 2, 3]))
+def conv_cases(draw, row_windows=False):
+    """Geometries of every kind; with ``row_windows`` only those the row-window forward serves (no groups, a kernel
+    taller than one row, no height dilation)."""
+    groups = 1 if row_windows else draw(st.sampled_from([1, 1, 2, 3]))
     c_g = draw(st.integers(1, 3 // groups))
     o_g = draw(st.integers(1, 2))
-    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    k = (draw(st.integers(1 + row_windows, 3)), draw(st.integers(1, 3)))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
-    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    dilation = (1 if row_windows else draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     size = tuple(draw(st.integers(max(1, d * (kk - 1) + 1 - 2 * p), 7)) for kk, p, d in zip(k, padding, dilation))
     n = draw(st.integers(1, 2))
     return dict(x_shape=(n, groups * c_g) + size, w_shape=(groups * o_g, c_g) + k, stride=stride, padding=padding,
@@ -94,6 +96,55 @@ def test_conv2d_gradcheck_when_columns_are_rebuilt(case):
         assert tc.gradcheck(lambda a, b: F.conv2d(a, b, **geometry), [x, w])
     finally:
         conv_module.COLS_BUDGET = saved
+
+
+@given(case=conv_cases(row_windows=True), one_row_bands=st.booleans())
+def test_row_window_forward_matches_direct_convolution(case, one_row_bands):
+    # The row-window forward (_row_window_conv) serves rows of W_out * N >= ROW_WINDOW_MIN_COLUMNS, which cases this
+    # small never reach: with the threshold at 1 they take it, on one band or, with a 1-byte budget, on one band
+    # per output row, whose U rows overlap the next band's.
+    rng = np.random.default_rng(case["seed"])
+    x_np, w_np = rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])
+    b_np = rng.standard_normal(case["w_shape"][0]) if case["bias"] else None
+    geometry = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+    inputs = [t64(x_np), t64(w_np)] + ([t64(b_np)] if case["bias"] else [])
+    saved = conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET
+    conv_module.ROW_WINDOW_MIN_COLUMNS = 1
+    if one_row_bands:
+        conv_module.COLS_BUDGET = 1
+    try:
+        np.testing.assert_allclose(F.conv2d(*inputs, **geometry).numpy(), conv2d_ref(x_np, w_np, b_np, **geometry),
+                                   rtol=1e-10, atol=1e-12)
+        assert tc.gradcheck(lambda *ts: F.conv2d(*ts, **geometry), inputs, mode="fast")
+    finally:
+        conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET = saved
+
+
+@pytest.mark.parametrize("x_shape, w_shape, params, path", [
+    ((128, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), "windows"),  # LeNet's C1
+    ((128, 6, 14, 14), (16, 6, 5, 5), {}, "windows"),  # LeNet's C3
+    ((16, 3, 227, 227), (8, 3, 11, 11), dict(stride=4), "windows"),  # AlexNet's conv1: 55 x 16 columns a row
+    ((2, 3, 227, 227), (8, 3, 11, 11), dict(stride=4), "narrow rows"),  # 55 x 2 columns: one GEMM per band wins
+    ((128, 2, 9, 9), (4, 2, 3, 3), dict(dilation=2), "never"),  # a row's columns are not one block of U
+    ((128, 4, 6, 6), (8, 4, 1, 1), {}, "never"),  # the input is the columns
+])
+def test_forward_takes_row_windows_for_wide_rows_and_agrees_with_bands(x_shape, w_shape, params, path, monkeypatch):
+    # Real layer sizes in float32: the forward takes the row windows exactly where it should (a spy counts the
+    # calls), and forcing the other path (the threshold at infinity, or at 1) gives the same values to float32
+    # rounding.
+    rng = np.random.default_rng(x_shape[0])
+    x = tc.Tensor(rng.standard_normal(x_shape, dtype=np.float32))
+    w = tc.Tensor(rng.standard_normal(w_shape, dtype=np.float32) * 0.2)
+    b = tc.Tensor(rng.standard_normal(w_shape[0], dtype=np.float32))
+    calls = []
+    real = conv_module._row_window_conv
+    monkeypatch.setattr(conv_module, "_row_window_conv", lambda *args: calls.append(1) or real(*args))
+    y = F.conv2d(x, w, b, **params).numpy()
+    assert len(calls) == (path == "windows")
+    monkeypatch.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 10**9 if path == "windows" else 1)
+    other = F.conv2d(x, w, b, **params).numpy()
+    assert len(calls) == (path != "never")  # "narrow rows" now took the windows, "windows" the bands
+    np.testing.assert_allclose(y, other, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("budget", [None, 1])
