@@ -74,9 +74,8 @@ def conv_rows(torch, repeat):
             if input_grad:
                 wm.T @ gm
 
-        t_fwd, t_fb = measure_pair(tiny_fwd, repeat), measure_pair(tiny_fwd_bwd, repeat)
-        g_fwd, g_fb = measure_pair(gemm_fwd, repeat), measure_pair(gemm_bwd, repeat)
-        peer_fwd = peer_fb = None
+        g_fwd, g_fb = common.measure(gemm_fwd, repeat), common.measure(gemm_bwd, repeat)
+        torch_fwd = torch_fwd_bwd = None
         if torch is not None:
             tx = torch.tensor(x_np, requires_grad=input_grad)
             tw, tb = torch.tensor(w_np, requires_grad=True), torch.tensor(b_np, requires_grad=True)
@@ -90,7 +89,8 @@ def conv_rows(torch, repeat):
                 tw.grad = tb.grad = tx.grad = None
                 torch.nn.functional.conv2d(tx, tw, tb, stride=s, padding=p).backward(tg)
 
-            peer_fwd, peer_fb = measure_pair(torch_fwd, repeat), measure_pair(torch_fwd_bwd, repeat)
+        t_fwd, peer_fwd = measure_pair(tiny_fwd, torch_fwd, repeat)
+        t_fb, peer_fb = measure_pair(tiny_fwd_bwd, torch_fwd_bwd, repeat)
         flops_fb = 2 * macs * (3 if input_grad else 2)
         rows.append(row(f"conv {name} forward", t_fwd, peer_fwd, gflops=2 * macs / t_fwd["median"] / 1e9,
                         gemm_share=g_fwd["median"] / t_fwd["median"]))
@@ -124,7 +124,7 @@ def pool_rows(torch, repeat):
             x.grad = None
             F.max_pool2d(x, k, s).backward(g)
 
-        peer = None
+        peer_fn = None
         if torch is not None:
             with torch.no_grad():
                 tact = torch.nn.functional.conv2d(torch.tensor(x_np), torch.tensor(w_np), stride=sc, padding=pc)
@@ -134,8 +134,7 @@ def pool_rows(torch, repeat):
                 tx.grad = None
                 torch.nn.functional.max_pool2d(tx, k, s).backward(tg)
 
-            peer = measure_pair(peer_fn, repeat)
-        rows.append(row(f"{name} fwd+bwd", measure_pair(tiny, repeat), peer))
+        rows.append(row(f"{name} fwd+bwd", *measure_pair(tiny, peer_fn, repeat)))
     return rows
 
 
@@ -159,7 +158,7 @@ def lenet_step_row(torch, repeat, batch=128):
         loss.backward()
         opt.step()
 
-    peer = None
+    peer_fn = None
     if torch is not None:
         import torch_models  # noqa: PLC0415
 
@@ -173,8 +172,7 @@ def lenet_step_row(torch, repeat, batch=128):
             loss.backward()
             topt.step()
 
-        peer = measure_pair(peer_fn, repeat * 3)
-    t = measure_pair(tiny, repeat * 3)
+    t, peer = measure_pair(tiny, peer_fn, repeat * 3)
     return row(f"LeNet-5 training step (batch {batch})", t, peer, images_per_second=batch / t["median"])
 
 
@@ -195,7 +193,7 @@ def autograd_row(torch, repeat, ops=200):
         x.grad = None
         chain(x, 0.5).backward()
 
-    peer = None
+    peer_fn = None
     if torch is not None:
         tx = torch.tensor(x_np, requires_grad=True)
 
@@ -203,13 +201,15 @@ def autograd_row(torch, repeat, ops=200):
             tx.grad = None
             chain(tx, 0.5).backward()
 
-        peer = measure_pair(peer_fn, repeat)
-    t = measure_pair(tiny, repeat)
+    t, peer = measure_pair(tiny, peer_fn, repeat)
     return row(f"autograd: {ops} element-wise ops fwd+bwd", t, peer, us_per_op=t["median"] / ops * 1e6)
 
 
-def measure_pair(fn, repeat):
-    return common.measure(fn, repeat=repeat, warmup=2)
+def measure_pair(tiny, peer, repeat):
+    """(tinycnn's times, PyTorch's or None): taking turns when there is a peer (``common.measure_interleaved``)."""
+    if peer is None:
+        return common.measure(tiny, repeat=repeat, warmup=2), None
+    return tuple(common.measure_interleaved([tiny, peer], repeat=repeat))
 
 
 def row(name, tiny, peer, **extra):
