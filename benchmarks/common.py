@@ -51,24 +51,23 @@ def measure(fn, repeat: int = 10, warmup: int = 2, min_seconds: float = 0.0) -> 
     return {"median": statistics.median(times), "min": min(times), "max": max(times), "n": len(times)}
 
 
-def measure_interleaved(fns, repeat: int = 10, blocks: int = 5) -> list:
-    """Time several functions taking turns: each is called twice untimed, then in each of ``blocks`` rounds every
-    function is called once untimed and ceil(repeat / blocks) times timed; seconds per call, one dict per function.
+def measure_interleaved(fns, repeat: int = 10, blocks: int = 3, warmup: int = 2) -> list:
+    """Time several functions taking turns: in each of ``blocks`` rounds every function is called ``warmup`` times
+    untimed and then ceil(repeat / blocks) times timed; seconds per call, one dict per function.
 
     Why turns: this machine's speed drifts over seconds (the same code runs up to 2x slower for a while, and
     memory-bound code more than cache-bound code), so two engines timed one after the other can land in different
     states and their ratio measures the moment. In turns, both engines' samples come from the same stretches of
-    time. The untimed call after each switch absorbs what the other engine leaves behind (its cache contents,
-    PyTorch's OpenMP threads still spinning)."""
+    time. The untimed calls after each switch are the warm-up of ``measure``: the first call after the other
+    engine ran finds cold caches, sleeping BLAS threads and PyTorch's OpenMP threads still spinning (tinycnn's
+    LeNet conv2 forward takes 2-5x its steady time there)."""
     blocks = min(blocks, repeat)
     per_block = -(-repeat // blocks)
-    for fn in fns:
-        fn()
-        fn()
     times = [[] for _ in fns]
     for _ in range(blocks):
         for fn, ts in zip(fns, times):
-            fn()
+            for _ in range(warmup):
+                fn()
             for _ in range(per_block):
                 t0 = time.perf_counter()
                 fn()
