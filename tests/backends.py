@@ -340,7 +340,7 @@ OP_CASES = [
     OpCase("conv2d 1x1 stride 2", [(G, _normal(2, 4, 6, 6)), (G, _normal(3, 4, 1, 1))],
            lambda x, w: F.conv2d(x, w, stride=2)),
     OpCase("conv2d row windows", [(G, _normal(2, 2, 4, 260)), (G, _normal(3, 2, 3, 3, scale=0.3)), (G, _normal(3))],
-           lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1)),  # W_out * N = 260: the row-window forward
+           lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=1)),  # W_out * N = 260: row windows
     OpCase("conv2d input without grad", [(C, _normal(2, 1, 6, 6)), (G, _normal(2, 1, 5, 5, scale=0.3))],
            lambda x, w: F.conv2d(x, w, padding=2)),
     # pooling

@@ -45,7 +45,7 @@ def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), gro
 
 @st.composite
 def conv_cases(draw, row_windows=False):
-    """Geometries of every kind; with ``row_windows`` only those the row-window forward serves (no groups, a kernel
+    """Geometries of every kind; with ``row_windows`` only those the row windows serve (no groups, a kernel
     taller than one row, no height dilation)."""
     groups = 1 if row_windows else draw(st.sampled_from([1, 1, 2, 3]))
     c_g = draw(st.integers(1, 3 // groups))
@@ -99,10 +99,10 @@ def test_conv2d_gradcheck_when_columns_are_rebuilt(case):
 
 
 @given(case=conv_cases(row_windows=True), one_row_bands=st.booleans())
-def test_row_window_forward_matches_direct_convolution(case, one_row_bands):
-    # The row-window forward (_row_window_conv) serves rows of W_out * N >= ROW_WINDOW_MIN_COLUMNS, which cases this
-    # small never reach: with the threshold at 1 they take it, on one band or, with a 1-byte budget, on one band
-    # per output row, whose U rows overlap the next band's.
+def test_row_windows_match_direct_convolution_and_gradcheck(case, one_row_bands):
+    # The row windows (_row_windows: the forward and the weight gradient) serve rows of W_out * N >=
+    # ROW_WINDOW_MIN_COLUMNS, which cases this small never reach: with the threshold at 1 they take them, on one
+    # band or, with a 1-byte budget, on one band per output row, whose U rows overlap the next band's.
     rng = np.random.default_rng(case["seed"])
     x_np, w_np = rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])
     b_np = rng.standard_normal(case["w_shape"][0]) if case["bias"] else None
@@ -128,23 +128,31 @@ def test_row_window_forward_matches_direct_convolution(case, one_row_bands):
     ((128, 2, 9, 9), (4, 2, 3, 3), dict(dilation=2), "never"),  # a row's columns are not one block of U
     ((128, 4, 6, 6), (8, 4, 1, 1), {}, "never"),  # the input is the columns
 ])
-def test_forward_takes_row_windows_for_wide_rows_and_agrees_with_bands(x_shape, w_shape, params, path, monkeypatch):
-    # Real layer sizes in float32: the forward takes the row windows exactly where it should (a spy counts the
-    # calls), and forcing the other path (the threshold at infinity, or at 1) gives the same values to float32
-    # rounding.
+def test_row_windows_for_wide_rows_agree_with_bands(x_shape, w_shape, params, path, monkeypatch):
+    # Real layer sizes in float32: the forward and the weight gradient take the row windows exactly where they
+    # should (a spy counts the calls), and forcing the other path (the threshold at infinity, or at 1) gives the
+    # same output and gradients to float32 rounding.
     rng = np.random.default_rng(x_shape[0])
-    x = tc.Tensor(rng.standard_normal(x_shape, dtype=np.float32))
-    w = tc.Tensor(rng.standard_normal(w_shape, dtype=np.float32) * 0.2)
-    b = tc.Tensor(rng.standard_normal(w_shape[0], dtype=np.float32))
+    x_np = rng.standard_normal(x_shape, dtype=np.float32)
+    w_np = rng.standard_normal(w_shape, dtype=np.float32) * 0.2
+    b_np = rng.standard_normal(w_shape[0], dtype=np.float32)
     calls = []
-    real = conv_module._row_window_conv
-    monkeypatch.setattr(conv_module, "_row_window_conv", lambda *args: calls.append(1) or real(*args))
-    y = F.conv2d(x, w, b, **params).numpy()
-    assert len(calls) == (path == "windows")
+    real = conv_module._row_windows
+    monkeypatch.setattr(conv_module, "_row_windows", lambda *args: calls.append(1) or real(*args))
+
+    def run():
+        x, w, b = (tc.Tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
+        y = F.conv2d(x, w, b, **params)
+        y.backward(np.cos(np.arange(y.data.size, dtype=np.float32)).reshape(y.shape))
+        return y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+
+    first = run()
+    assert len(calls) == 2 * (path == "windows")  # forward and weight gradient
     monkeypatch.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 10**9 if path == "windows" else 1)
-    other = F.conv2d(x, w, b, **params).numpy()
-    assert len(calls) == (path != "never")  # "narrow rows" now took the windows, "windows" the bands
-    np.testing.assert_allclose(y, other, rtol=1e-4, atol=1e-4)
+    other = run()
+    assert len(calls) == 2 * (path != "never")  # "narrow rows" now took the windows, "windows" the bands
+    for a, b in zip(first, other):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3 * np.abs(b).max())
 
 
 @pytest.mark.parametrize("budget", [None, 1])

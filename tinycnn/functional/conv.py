@@ -26,10 +26,10 @@ the input is viewed as (C, H, W, N), the columns are ordered (c, i, j) x (h_out,
 This is convolution as PyTorch defines it (``torch.nn.functional.conv2d``): cross-correlation, the kernel is not
 flipped (P03).
 
-The forward of most layers (wide enough rows, a kernel taller than one row) skips the full column matrix: it copies
-the input unfolded along the width only, about kH times less, and each output row's GEMM reads its columns in place
-as one block of that array (``_row_window_conv``, MEC): the same products, summed in another order. The backward
-builds column bands as above, and ``im2col`` below stays the plain matrix to learn from.
+The forward and the weight gradient of most layers (wide enough rows, a kernel taller than one row) skip the full
+column matrix: they copy the input unfolded along the width only, about kH times less, and each output row's GEMM
+reads its columns in place as one block of that array (``_row_windows``, MEC): the same products, summed in another
+order. The input gradient builds column bands as above, and ``im2col`` below stays the plain matrix to learn from.
 """
 from __future__ import annotations
 
@@ -63,9 +63,9 @@ STREAM_MAX_CHANNELS = 16
 # device).
 GEMM_ROW_BLOCK = 8
 
-# The row-window forward (``_row_window_conv``) does one GEMM per output row, W_out * N columns wide; narrower
-# than this, the GEMM runs well below BLAS's speed and a band's one wide GEMM wins (3x3 layers with 512 channels
-# at batch 8: 14x14, 112 columns, 17% slower by row windows; 7x7 at batch 32, 224 columns, 12% slower; from 448
+# The row windows (``_row_windows``) take one GEMM per output row, W_out * N columns wide; narrower than this, the
+# GEMM runs well below BLAS's speed and a band's one wide GEMM wins (forward of 3x3 layers with 512 channels at
+# batch 8: 14x14, 112 columns, 17% slower by row windows; 7x7 at batch 32, 224 columns, 12% slower; from 448
 # columns on as fast or faster: 9% at 56x56 with 256 channels, 35% for LeNet's conv2 with 1,280).
 ROW_WINDOW_MIN_COLUMNS = 256
 
@@ -258,11 +258,11 @@ def _zero_rows_below(m, rows):
 
 
 def _uses_row_windows(kernel_size, dilation, groups, row_columns):
-    """Whether the forward reads its columns as row windows of the width-unfolded input (``_row_window_conv``): for
-    a kernel taller than one row (a 1x1 kernel's columns are its input: one GEMM per band reads them in place),
-    without dilation along the height (else a row's columns are not one block of the unfolded input), without
-    groups (whose GEMMs take the channels of one group, spread over the window), and for output rows of at least
-    ROW_WINDOW_MIN_COLUMNS columns (``row_columns``: W_out * N)."""
+    """Whether the forward and the weight gradient read their columns as row windows of the width-unfolded input
+    (``_row_windows``) rather than as im2col's bands: for a kernel taller than one row (a 1x1 kernel's columns are
+    its input: one GEMM per band reads them in place), without dilation along the height (else a row's columns are
+    not one block of the unfolded input), without groups (whose GEMMs take the channels of one group, spread over
+    the window), and for output rows of at least ROW_WINDOW_MIN_COLUMNS columns (``row_columns``: W_out * N)."""
     return kernel_size[0] > 1 and dilation[0] == 1 and groups == 1 and row_columns >= ROW_WINDOW_MIN_COLUMNS
 
 
@@ -285,35 +285,36 @@ def _width_cols(phases, u0, u1, k_w, s_w, d_w, w_out):
     return u
 
 
-def _row_window_conv(x, w_rows, y, padding, kernel_size, stride, dilation, budget):
-    """The forward GEMMs without a full column matrix (MEC, Cho and Brand, ICML 2017): y[:, r] = w_rows @ (the
-    columns of output row r) for every output row r, into ``y`` (O, H_out, W_out, N).
+def _row_windows(x, padding, kernel_size, stride, dilation, w_out, budget):
+    """The columns of every output row without a full column matrix (MEC, Cho and Brand, ICML 2017): yields
+    ``(r0, r1, windows)`` for bands of output rows r0..r1, ``windows`` (r1 - r0, kH * C * kW, W_out * N) holding
+    output row r's columns, rows ordered (i, c, j), at [r - r0]. Both the forward and the weight gradient multiply
+    by them, one GEMM per output row (a stacked ``matmul``).
 
-    Why it is faster: the columns of output row r, rows ordered (i, c, j), are U[r s_h + i, c, j] over the kernel
-    rows i, where U is the input unfolded along the width only (``_width_cols``). In U's memory, laid out
-    (H, C, kW, W_out, N), those kH * C * kW rows of W_out * N values are one contiguous block that starts at U's
-    row r s_h: a (kH * C * kW, W_out * N) matrix the GEMM reads in place. U is about kH times smaller than im2col's
-    column matrix (2.2 MB instead of 7.7 for LeNet's conv2 at batch 128) and the windows of neighbouring output
-    rows overlap in it, so the copy is a quarter of im2col's and the GEMMs read from the cache (against the band
-    forward, in one process: LeNet's conv2 17-30% faster, ResNet's 3x3 layer and AlexNet's conv1 9%, LeNet's conv1
-    6%). The price is one GEMM per output row instead of one per band (in one stacked ``matmul`` call), each a
-    wake-up of the BLAS threads. ``w_rows``: (O, kH * C * kW), the weight's axes ordered (O, kH, C, kW)."""
+    Why it is faster than im2col: the columns of output row r are U[r s_h + i, c, j] over the kernel rows i, where
+    U is the input unfolded along the width only (``_width_cols``). In U's memory, laid out (H, C, kW, W_out, N),
+    those kH * C * kW rows of W_out * N values are one contiguous block that starts at U's row r s_h: a matrix the
+    GEMM reads in place. U is about kH times smaller than im2col's column matrix (2.2 MB instead of 7.7 for LeNet's
+    conv2 at batch 128) and the windows of neighbouring output rows overlap in it, so the copy is a quarter of
+    im2col's and the GEMMs read from the cache (against the band forward, in one process: LeNet's conv2 17-30%
+    faster, ResNet's 3x3 layer and AlexNet's conv1 9%, LeNet's conv1 6%; the weight gradient of LeNet's conv2 about
+    20%). The price is one GEMM per output row instead of one per band, each a wake-up of the BLAS threads. Bands
+    hold as many output rows as fit ``budget`` bytes of U (at least one)."""
     xp = backend.get_array_module(x)
     (k_h, k_w), (s_h, s_w), (d_h, d_w) = kernel_size, stride, dilation
-    o, h_out, w_out, n = y.shape
-    c, itemsize, row = x.shape[1], x.dtype.itemsize, w_out * n
+    n, c = x.shape[:2]
+    h_out = _output_hw(x.shape, kernel_size, stride, padding, dilation)[0]
+    itemsize, row = x.dtype.itemsize, w_out * n
     phases = _padded_phases(x, padding, kernel_size, (1, s_w), (1, d_w))  # phases along the width only
-    # as many output rows per band as fit the budget: a band of b rows reads U rows r0 s_h .. (r0 + b - 1) s_h + kH
+    # a band of b output rows reads U rows r0 s_h .. (r0 + b - 1) s_h + kH
     band = max(1, (budget // (c * k_w * row * itemsize) - k_h) // s_h + 1)
-    y_rows = y.reshape(o, h_out, row)
     for r0 in range(0, h_out, band):
         r1 = min(r0 + band, h_out)
         u = _width_cols(phases, r0 * s_h, (r1 - 1) * s_h + k_h, k_w, s_w, d_w, w_out)
         # window r: the kH * C * kW rows from U's row r s_h on, each W_out * N apart (overlapping views of U, only
         # ever read)
-        windows = xp.lib.stride_tricks.as_strided(u, shape=(r1 - r0, k_h * c * k_w, row),
-                                                  strides=(s_h * u.strides[0], row * itemsize, itemsize))
-        xp.matmul(w_rows, windows, out=y_rows[:, r0:r1].transpose(1, 0, 2))  # one GEMM per output row
+        yield r0, r1, xp.lib.stride_tricks.as_strided(u, shape=(r1 - r0, k_h * c * k_w, row),
+                                                      strides=(s_h * u.strides[0], row * itemsize, itemsize))
 
 
 def _folds_bias(kernel_size, groups):
@@ -342,7 +343,9 @@ class Conv2d(Function):
         if _uses_row_windows((k_h, k_w), dilation, groups, w_out * n):
             fold = False  # the windows are views of one buffer: no room for a row of ones
             w_rows = weight.transpose(0, 2, 1, 3).reshape(o, -1)  # (O, kH * C * kW), as the windows' rows
-            _row_window_conv(x, _zero_rows_below(w_rows, o_gemm), y, padding, (k_h, k_w), stride, dilation, budget)
+            w_rows, y_rows = _zero_rows_below(w_rows, o_gemm), y.reshape(o_gemm, h_out, -1)
+            for r0, r1, windows in _row_windows(x, padding, (k_h, k_w), stride, dilation, w_out, budget):
+                xp.matmul(w_rows, windows, out=y_rows[:, r0:r1].transpose(1, 0, 2))  # one GEMM per output row
         else:
             fold = bias is not None and _folds_bias((k_h, k_w), groups)
             w_mat = weight.reshape(o, c_g * k_h * k_w)
@@ -372,16 +375,27 @@ class Conv2d(Function):
         p_h, p_w = self.padding
         rows = c * w[0, 0].size
         needs_db = len(needs) > 2 and needs[2]
-        # db as the last column of dw's product
-        fold_db = needs[1] and needs_db and _folds_bias(self.geometry[0], groups)
-        if needs[1]:
-            phases = _padded_phases(self.x, self.padding, *self.geometry[:3])
+        kernel_size, stride, dilation, w_out = self.geometry
+        # the weight gradient reads the forward's row windows where the forward did (_row_windows)
+        row_windows = needs[1] and _uses_row_windows(kernel_size, dilation, groups, w_out * n)
+        # else db as the last column of dw's product
+        fold_db = needs[1] and needs_db and not row_windows and _folds_bias(kernel_size, groups)
+        if needs[1] and row_windows:
+            g_rows = g4.reshape(o, g4.shape[1], -1)
+            dw = xp.zeros((o, w[0].size), dtype=g.dtype)  # (O, kH * C * kW), the windows' row order
+            for r0, r1, windows in _row_windows(self.x, self.padding, kernel_size, stride, dilation, w_out,
+                                                COLS_BUDGET):
+                # (rows, O, W_out N) @ (rows, W_out N, kH C kW): each output row's share, summed over the band
+                dw += xp.matmul(g_rows[:, r0:r1].transpose(1, 0, 2), windows.transpose(0, 2, 1)).sum(axis=0)
+            dw = dw.reshape(o, kernel_size[0], c, kernel_size[1]).transpose(0, 2, 1, 3)
+        elif needs[1]:
+            phases = _padded_phases(self.x, self.padding, kernel_size, stride, dilation)
             dw = xp.zeros((o, w[0].size + fold_db), dtype=g.dtype)
         if needs[0]:
             dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype)
         for r0, r1 in _bands(g4.shape[1], self.row_bytes, COLS_BUDGET):
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
-            if needs[1]:
+            if needs[1] and not row_windows:
                 cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols", ones_row=fold_db)
                 dw += _grouped_matmul(g_mat, cols, groups, transpose_b=True)
             if needs[0]:  # skipped for a first layer whose input needs no gradient
