@@ -64,9 +64,11 @@ STREAM_MAX_CHANNELS = 16
 GEMM_ROW_BLOCK = 8
 
 # The row windows (``_row_windows``) take one GEMM per output row, W_out * N columns wide; narrower than this, the
-# GEMM runs well below BLAS's speed and a band's one wide GEMM wins (forward of 3x3 layers with 512 channels at
-# batch 8: 14x14, 112 columns, 17% slower by row windows; 7x7 at batch 32, 224 columns, 12% slower; from 448
-# columns on as fast or faster: 9% at 56x56 with 256 channels, 35% for LeNet's conv2 with 1,280).
+# GEMM runs well below BLAS's speed and a band's one wide GEMM wins (benchmarks/row_windows.py: VGG-16's 14x14
+# layer at batch 8, 112 columns, forward 16% and forward+backward 37% slower by row windows; from 448 columns on
+# about as fast or faster: VGG-16's 56x56 layer, 448 columns, forward 5% faster and forward+backward 4% slower;
+# LeNet's conv2, 1,280 columns, 14% faster. A 512-channel 7x7 layer at batch 32, 224 columns, ran its forward 12%
+# slower by row windows.)
 ROW_WINDOW_MIN_COLUMNS = 256
 
 _scratch = threading.local()
@@ -296,10 +298,11 @@ def _row_windows(x, padding, kernel_size, stride, dilation, w_out, budget):
     those kH * C * kW rows of W_out * N values are one contiguous block that starts at U's row r s_h: a matrix the
     GEMM reads in place. U is about kH times smaller than im2col's column matrix (2.2 MB instead of 7.7 for LeNet's
     conv2 at batch 128) and the windows of neighbouring output rows overlap in it, so the copy is a quarter of
-    im2col's and the GEMMs read from the cache (against the band forward, in one process: LeNet's conv2 17-30%
-    faster, ResNet's 3x3 layer and AlexNet's conv1 9%, LeNet's conv1 6%; the weight gradient of LeNet's conv2 about
-    20%). The price is one GEMM per output row instead of one per band, each a wake-up of the BLAS threads. Bands
-    hold as many output rows as fit ``budget`` bytes of U (at least one)."""
+    im2col's and the GEMMs read from the cache (``benchmarks/row_windows.py``, against bands in one process: the
+    forward of LeNet's layers, ResNet's 3x3 layer and AlexNet's conv1 14-18% faster; forward+backward 29% for
+    LeNet's conv1, 14-18% for LeNet's conv2 and AlexNet's conv1, even for ResNet's 3x3 layer). The price is one GEMM
+    per output row instead of one per band, each a wake-up of the BLAS threads. Bands hold as many output rows as
+    fit ``budget`` bytes of U (at least one)."""
     xp = backend.get_array_module(x)
     (k_h, k_w), (s_h, s_w), (d_h, d_w) = kernel_size, stride, dilation
     n, c = x.shape[:2]
