@@ -46,12 +46,12 @@ def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), gro
 @st.composite
 def conv_cases(draw, row_windows=False):
     """Geometries of every kind; with ``row_windows`` only those the row windows serve (no groups, a kernel
-    taller than one row, no height dilation)."""
+    taller than its stride, no height dilation)."""
     groups = 1 if row_windows else draw(st.sampled_from([1, 1, 2, 3]))
     c_g = draw(st.integers(1, 3 // groups))
     o_g = draw(st.integers(1, 2))
     k = (draw(st.integers(1 + row_windows, 3)), draw(st.integers(1, 3)))
-    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, k[0] - 1 if row_windows else 3)), draw(st.integers(1, 3)))
     padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
     dilation = (1 if row_windows else draw(st.integers(1, 2)), draw(st.integers(1, 2)))
     size = tuple(draw(st.integers(max(1, d * (kk - 1) + 1 - 2 * p), 7)) for kk, p, d in zip(k, padding, dilation))
@@ -108,16 +108,44 @@ def test_row_windows_match_direct_convolution_and_gradcheck(case, one_row_bands)
     b_np = rng.standard_normal(case["w_shape"][0]) if case["bias"] else None
     geometry = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
     inputs = [t64(x_np), t64(w_np)] + ([t64(b_np)] if case["bias"] else [])
-    saved = conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET
+    saved = conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET, conv_module._row_windows
+    calls = []
     conv_module.ROW_WINDOW_MIN_COLUMNS = 1
+    conv_module._row_windows = lambda *args: calls.append(1) or saved[2](*args)  # a spy: the path was taken
     if one_row_bands:
         conv_module.COLS_BUDGET = 1
     try:
         np.testing.assert_allclose(F.conv2d(*inputs, **geometry).numpy(), conv2d_ref(x_np, w_np, b_np, **geometry),
                                    rtol=1e-10, atol=1e-12)
+        assert calls == [1]
         assert tc.gradcheck(lambda *ts: F.conv2d(*ts, **geometry), inputs, mode="fast")
     finally:
-        conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET = saved
+        conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET, conv_module._row_windows = saved
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_row_window_bands_fill_the_budget_and_never_exceed_it(stride, monkeypatch):
+    # A band of b output rows copies (b - 1) * stride + kH rows of the unfolded input U: every band must hold as
+    # many output rows as fit the budget and no more (the last takes what is left), and together they cover H_out.
+    rng = np.random.default_rng(stride)
+    x, w = tc.Tensor(rng.standard_normal((2, 3, 23, 130))), tc.Tensor(rng.standard_normal((4, 3, 3, 3)))
+    u_row = 3 * 3 * ((130 - 3) // stride + 1) * 2 * 8  # bytes of one row of U: C * kW * W_out * N float64s
+    budget = 10 * u_row + 1  # ten rows of U; a layer with up to STREAM_MAX_CHANNELS outputs gets a quarter of
+    monkeypatch.setattr(conv_module, "COLS_BUDGET", 4 * budget)  # COLS_BUDGET
+    monkeypatch.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 1)
+    u_rows = []
+    real = conv_module._width_cols
+
+    def spy(*args):
+        u = real(*args)
+        u_rows.append(u.shape[0])
+        return u
+
+    monkeypatch.setattr(conv_module, "_width_cols", spy)
+    h_out = F.conv2d(x, w, stride=stride).shape[2]
+    assert max(u_rows) * u_row <= budget
+    assert sum((r - 3) // stride + 1 for r in u_rows) == h_out  # each band's output rows
+    assert all((r + stride) * u_row > budget for r in u_rows[:-1])  # one more output row would not fit
 
 
 @pytest.mark.parametrize("x_shape, w_shape, params, path", [
@@ -127,6 +155,7 @@ def test_row_windows_match_direct_convolution_and_gradcheck(case, one_row_bands)
     ((2, 3, 227, 227), (8, 3, 11, 11), dict(stride=4), "narrow rows"),  # 55 x 2 columns: one GEMM per band wins
     ((128, 2, 9, 9), (4, 2, 3, 3), dict(dilation=2), "never"),  # a row's columns are not one block of U
     ((128, 4, 6, 6), (8, 4, 1, 1), {}, "never"),  # the input is the columns
+    ((128, 4, 8, 8), (8, 4, 2, 2), dict(stride=2), "never"),  # windows that share no row: U as large as im2col's
 ])
 def test_row_windows_for_wide_rows_agree_with_bands(x_shape, w_shape, params, path, monkeypatch):
     # Real layer sizes in float32: the forward and the weight gradient take the row windows exactly where they

@@ -1,4 +1,4 @@
-"""2-D convolution by im2col + one matrix product (GEMM), and its backward by col2im.
+"""2-D convolution as matrix products (GEMMs): by im2col, or by row windows of a smaller copy (MEC), and col2im.
 
 A convolution slides a (kH, kW) window over the input and takes a dot product with the kernel at each position.
 im2col copies every window into one column of a matrix, so the whole layer becomes one GEMM (done below in bands
@@ -26,10 +26,11 @@ the input is viewed as (C, H, W, N), the columns are ordered (c, i, j) x (h_out,
 This is convolution as PyTorch defines it (``torch.nn.functional.conv2d``): cross-correlation, the kernel is not
 flipped (P03).
 
-The forward and the weight gradient of most layers (wide enough rows, a kernel taller than one row) skip the full
-column matrix: they copy the input unfolded along the width only, about kH times less, and each output row's GEMM
-reads its columns in place as one block of that array (``_row_windows``, MEC): the same products, summed in another
-order. The input gradient builds column bands as above, and ``im2col`` below stays the plain matrix to learn from.
+The forward and the weight gradient of most layers (wide enough rows, a kernel taller than its stride) skip the full
+column matrix: they copy the input unfolded along the width only, about kH / stride times less, and each output
+row's GEMM reads its columns in place as one block of that array (``_row_windows``, MEC): the same products, summed
+in another order. The input gradient builds column bands as above, and ``im2col`` below stays the plain matrix to
+learn from.
 """
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ __all__ = ["conv2d", "im2col", "col2im", "conv_output_size"]
 # batch 8), so it is built in bands of output rows, each at most COLS_BUDGET bytes (but at least one row: VGG-16's
 # conv1_2 at batch 64 needs 32 MB for one), into one reused scratch buffer per thread that stays allocated: a
 # reused buffer costs no page faults (a fresh 64 MB array costs 16,000 of them, each a trip to the kernel). The
-# columns are never kept for backward, which rebuilds them from the input: one more im2col instead of holding 9x
-# the activations (PyTorch keeps only the input too).
+# columns are never kept for backward, which rebuilds them (or the row windows) from the input: one more copy
+# instead of holding 9x the activations (PyTorch keeps only the input too).
 COLS_BUDGET = 16 * 2**20
 # A forward GEMM with few output channels does only O multiply-adds per column value it reads, so it runs at the
 # speed its columns come back from memory: such layers (LeNet's) take a quarter of the budget, bands small enough
@@ -259,13 +260,19 @@ def _zero_rows_below(m, rows):
     return xp.concatenate([m, xp.zeros((rows - m.shape[0], m.shape[1]), dtype=m.dtype)])
 
 
-def _uses_row_windows(kernel_size, dilation, groups, row_columns):
+def _uses_row_windows(kernel_size, stride, dilation, groups, row_columns):
     """Whether the forward and the weight gradient read their columns as row windows of the width-unfolded input
-    (``_row_windows``) rather than as im2col's bands: for a kernel taller than one row (a 1x1 kernel's columns are
-    its input: one GEMM per band reads them in place), without dilation along the height (else a row's columns are
-    not one block of the unfolded input), without groups (whose GEMMs take the channels of one group, spread over
-    the window), and for output rows of at least ROW_WINDOW_MIN_COLUMNS columns (``row_columns``: W_out * N)."""
-    return kernel_size[0] > 1 and dilation[0] == 1 and groups == 1 and row_columns >= ROW_WINDOW_MIN_COLUMNS
+    (``_row_windows``) rather than as im2col's bands: for a kernel taller than its stride (else no two windows share
+    a row of the unfolded input, which is then as large as im2col's matrix: nothing saved, and for a 1x1 kernel
+    whose columns are its input a copy more), without dilation along the height (else a row's columns are not one
+    block of the unfolded input), without groups (whose GEMMs take the channels of one group, spread over the
+    window), and for output rows of at least ROW_WINDOW_MIN_COLUMNS columns (``row_columns``: W_out * N).
+
+    The same path on every device (so CuPy's results match NumPy's bit for bit in tests/test_strict_device.py), but
+    it was measured on the CPU only: CuPy's matmul copies overlapping views into contiguous arrays, so on a GPU the
+    windows cost a band of im2col's memory again and may save nothing."""
+    return (kernel_size[0] > stride[0] and dilation[0] == 1 and groups == 1
+            and row_columns >= ROW_WINDOW_MIN_COLUMNS)
 
 
 def _width_cols(phases, u0, u1, k_w, s_w, d_w, w_out):
@@ -293,16 +300,16 @@ def _row_windows(x, padding, kernel_size, stride, dilation, w_out, budget):
     output row r's columns, rows ordered (i, c, j), at [r - r0]. Both the forward and the weight gradient multiply
     by them, one GEMM per output row (a stacked ``matmul``).
 
-    Why it is faster than im2col: the columns of output row r are U[r s_h + i, c, j] over the kernel rows i, where
-    U is the input unfolded along the width only (``_width_cols``). In U's memory, laid out (H, C, kW, W_out, N),
+    Why it is faster than im2col: the columns of output row r are U[r s_h + i, c, j] over the kernel rows i, where U
+    is the input unfolded along the width only (``_width_cols``). In U's memory, laid out (H, C, kW, W_out, N),
     those kH * C * kW rows of W_out * N values are one contiguous block that starts at U's row r s_h: a matrix the
-    GEMM reads in place. U is about kH times smaller than im2col's column matrix (2.2 MB instead of 7.7 for LeNet's
-    conv2 at batch 128) and the windows of neighbouring output rows overlap in it, so the copy is a quarter of
-    im2col's and the GEMMs read from the cache (``benchmarks/row_windows.py``, against bands in one process: the
-    forward of LeNet's layers, ResNet's 3x3 layer and AlexNet's conv1 14-18% faster; forward+backward 29% for
-    LeNet's conv1, 14-18% for LeNet's conv2 and AlexNet's conv1, even for ResNet's 3x3 layer). The price is one GEMM
-    per output row instead of one per band, each a wake-up of the BLAS threads. Bands hold as many output rows as
-    fit ``budget`` bytes of U (at least one)."""
+    GEMM reads in place. U is about kH / s_h times smaller than im2col's column matrix (less for short outputs: 2.2
+    MB instead of 7.7 for LeNet's conv2 at batch 128) and the windows of neighbouring output rows overlap in it, so
+    the copy is a quarter of im2col's and the GEMMs read from the cache (``benchmarks/row_windows.py``, against
+    bands in one process: the forward of LeNet's layers, ResNet's 3x3 layer and AlexNet's conv1 14-18% faster;
+    forward+backward 29% for LeNet's conv1, 14-18% for LeNet's conv2 and AlexNet's conv1, even for ResNet's 3x3
+    layer). The price is one GEMM per output row instead of one per band, each a wake-up of the BLAS threads. Bands
+    hold as many output rows as fit ``budget`` bytes of U (at least one)."""
     xp = backend.get_array_module(x)
     (k_h, k_w), (s_h, s_w), (d_h, d_w) = kernel_size, stride, dilation
     n, c = x.shape[:2]
@@ -325,7 +332,8 @@ def _folds_bias(kernel_size, groups):
     weight matrix give weight @ cols + bias in the product itself, and in backward the same trick gives the bias
     gradient (the sum of the output gradient) as one more column of the weight gradient's product. Each saves a
     pass over the output (LeNet's conv1 forward+backward 6% faster, forward 2%). Not for a 1x1 kernel, whose columns
-    are a view of its input (no room for the row), nor for groups, whose GEMMs split the rows of the columns."""
+    are a view of its input (no room for the row), nor for groups, whose GEMMs split the rows of the columns, nor
+    where the row windows are used (``_row_windows``: they are views of one buffer, with no room for the row)."""
     return tuple(kernel_size) != (1, 1) and groups == 1
 
 
@@ -343,7 +351,7 @@ class Conv2d(Function):
         if groups == 1 and o % GEMM_ROW_BLOCK > GEMM_ROW_BLOCK // 2:
             o_gemm = o + GEMM_ROW_BLOCK - o % GEMM_ROW_BLOCK
         y = xp.empty((o_gemm, h_out, w_out, n), dtype=x.dtype)
-        if _uses_row_windows((k_h, k_w), dilation, groups, w_out * n):
+        if _uses_row_windows((k_h, k_w), stride, dilation, groups, w_out * n):
             fold = False  # the windows are views of one buffer: no room for a row of ones
             w_rows = weight.transpose(0, 2, 1, 3).reshape(o, -1)  # (O, kH * C * kW), as the windows' rows
             w_rows, y_rows = _zero_rows_below(w_rows, o_gemm), y.reshape(o_gemm, h_out, -1)
@@ -379,17 +387,21 @@ class Conv2d(Function):
         rows = c * w[0, 0].size
         needs_db = len(needs) > 2 and needs[2]
         kernel_size, stride, dilation, w_out = self.geometry
-        # the weight gradient reads the forward's row windows where the forward did (_row_windows)
-        row_windows = needs[1] and _uses_row_windows(kernel_size, dilation, groups, w_out * n)
+        # the weight gradient rebuilds the row windows where the forward used them (_row_windows)
+        row_windows = needs[1] and _uses_row_windows(kernel_size, stride, dilation, groups, w_out * n)
         # else db as the last column of dw's product
         fold_db = needs[1] and needs_db and not row_windows and _folds_bias(kernel_size, groups)
         if needs[1] and row_windows:
             g_rows = g4.reshape(o, g4.shape[1], -1)
             dw = xp.zeros((o, w[0].size), dtype=g.dtype)  # (O, kH * C * kW), the windows' row order
+            chunk = max(1, COLS_BUDGET // dw.nbytes)  # output rows whose products, one dw each, fit the budget
             for r0, r1, windows in _row_windows(self.x, self.padding, kernel_size, stride, dilation, w_out,
                                                 COLS_BUDGET):
-                # (rows, O, W_out N) @ (rows, W_out N, kH C kW): each output row's share, summed over the band
-                dw += xp.matmul(g_rows[:, r0:r1].transpose(1, 0, 2), windows.transpose(0, 2, 1)).sum(axis=0)
+                for a in range(r0, r1, chunk):  # one chunk for LeNet; one row at a time for 512 x 4608 weights
+                    b = min(a + chunk, r1)
+                    # (rows, O, W_out N) @ (rows, W_out N, kH C kW): each output row's share, summed
+                    dw += xp.matmul(g_rows[:, a:b].transpose(1, 0, 2),
+                                    windows[a - r0:b - r0].transpose(0, 2, 1)).sum(axis=0)
             dw = dw.reshape(o, kernel_size[0], c, kernel_size[1]).transpose(0, 2, 1, 3)
         elif needs[1]:
             phases = _padded_phases(self.x, self.padding, kernel_size, stride, dilation)
@@ -416,8 +428,9 @@ class Conv2d(Function):
 
 def _grouped_matmul(a, b, groups, transpose_a=False, transpose_b=False, out=None):
     """Block-diagonal product: split the rows of ``a`` and of ``b`` into ``groups`` equal blocks and stack the
-    products op(a_k) @ op(b_k), op a transpose where asked, into ``out`` when given. One plain 2-D GEMM per group:
-    a stacked 3-D matmul on transposed views misses BLAS and runs many times slower."""
+    products op(a_k) @ op(b_k), op a transpose where asked, into ``out`` when given. One 2-D GEMM per group, each
+    into its rows of ``out`` (a stacked matmul over the groups' views runs as fast on NumPy 2.4; the loop reads more
+    plainly)."""
     xp = backend.get_array_module(a)
     op_a = (lambda m: m.T) if transpose_a else (lambda m: m)
     op_b = (lambda m: m.T) if transpose_b else (lambda m: m)
