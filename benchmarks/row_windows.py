@@ -15,7 +15,7 @@ import argparse
 
 import common
 import numpy as np
-from run import CONV_ROWS, to_chwn
+from run import CONV_ROWS, tiny_conv_calls
 
 # name, batch, in_channels, out_channels, kernel, stride, padding, size, input needs grad
 LAYERS = CONV_ROWS + [
@@ -28,8 +28,6 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
-    import tinycnn as tc  # noqa: PLC0415
-    import tinycnn.functional as F  # noqa: PLC0415
     import tinycnn.functional.conv as conv  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
@@ -37,20 +35,9 @@ def main():
     print(f"{'layer':<44} {'pass':<9} {'windows ms':>10} {'bands ms':>9} {'windows / bands':>16}")
     for name, n, cin, cout, k, s, p, size, input_grad in LAYERS:
         x_np = rng.standard_normal((n, cin, size, size)).astype(np.float32)
-        x = tc.Tensor(to_chwn(x_np) if input_grad else x_np, requires_grad=input_grad)
-        w = tc.Tensor((rng.standard_normal((cout, cin, k, k)) * 0.1).astype(np.float32), requires_grad=True)
-        b = tc.Tensor(np.zeros(cout, np.float32), requires_grad=True)
-        ho = (size + 2 * p - k) // s + 1
-        g = to_chwn(np.ones((n, cout, ho, ho), np.float32))
+        w_np = (rng.standard_normal((cout, cin, k, k)) * 0.1).astype(np.float32)
+        fwd, fwd_bwd = tiny_conv_calls(x_np, w_np, np.zeros(cout, np.float32), s, p, input_grad)
         repeat = 3 if args.quick or n * cin * size * size > 10**7 else 10
-
-        def fwd():
-            with tc.no_grad():
-                F.conv2d(x, w, b, stride=s, padding=p)
-
-        def fwd_bwd():
-            w.grad = b.grad = x.grad = None
-            F.conv2d(x, w, b, stride=s, padding=p).backward(g)
 
         def on(threshold, fn):
             def call():

@@ -34,9 +34,6 @@ POOL_ROWS = [
 
 
 def conv_rows(torch, repeat):
-    import tinycnn as tc  # noqa: PLC0415
-    import tinycnn.functional as F  # noqa: PLC0415
-
     rows = []
     rng = np.random.default_rng(0)
     for name, n, cin, cout, k, s, p, size, input_grad in CONV_ROWS:
@@ -45,21 +42,7 @@ def conv_rows(torch, repeat):
         b_np = np.zeros(cout, np.float32)
         ho = (size + 2 * p - k) // s + 1
         macs = n * cout * ho * ho * cin * k * k
-        # Each engine gets its inputs as it would inside a network: a layer's input and its output gradient come
-        # from its neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (see conv.py); a
-        # first layer (input_grad False) reads the data loader's NCHW batch.
-        x_tiny = to_chwn(x_np) if input_grad else x_np
-        x = tc.Tensor(x_tiny, requires_grad=input_grad)
-        w, b = tc.Tensor(w_np, requires_grad=True), tc.Tensor(b_np, requires_grad=True)
-        g = to_chwn(np.ones((n, cout, ho, ho), np.float32))
-
-        def tiny_fwd():
-            with tc.no_grad():
-                F.conv2d(x, w, b, stride=s, padding=p)
-
-        def tiny_fwd_bwd():
-            w.grad = b.grad = x.grad = None
-            F.conv2d(x, w, b, stride=s, padding=p).backward(g)
+        tiny_fwd, tiny_fwd_bwd = tiny_conv_calls(x_np, w_np, b_np, s, p, input_grad)
 
         # the GEMMs alone at the same shapes: what an im2col engine cannot go below
         cols = rng.standard_normal((cin * k * k, n * ho * ho)).astype(np.float32)
@@ -97,6 +80,31 @@ def conv_rows(torch, repeat):
         rows.append(row(f"conv {name} fwd+bwd", t_fb, peer_fb, gflops=flops_fb / t_fb["median"] / 1e9,
                         gemm_share=g_fb["median"] / t_fb["median"]))
     return rows
+
+
+def tiny_conv_calls(x_np, w_np, b_np, stride, padding, input_grad):
+    """(forward, forward+backward) of tinycnn's conv2d on these arrays, as calls without arguments.
+
+    Each engine gets its inputs as it would inside a network: a layer's input and its output gradient come from its
+    neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (see conv.py); a first layer
+    (input_grad False) reads the data loader's NCHW batch."""
+    import tinycnn as tc  # noqa: PLC0415
+    import tinycnn.functional as F  # noqa: PLC0415
+
+    x = tc.Tensor(to_chwn(x_np) if input_grad else x_np, requires_grad=input_grad)
+    w, b = tc.Tensor(w_np, requires_grad=True), tc.Tensor(b_np, requires_grad=True)
+    with tc.no_grad():
+        g = to_chwn(np.ones(F.conv2d(x, w, b, stride=stride, padding=padding).shape, np.float32))
+
+    def fwd():
+        with tc.no_grad():
+            F.conv2d(x, w, b, stride=stride, padding=padding)
+
+    def fwd_bwd():
+        w.grad = b.grad = x.grad = None
+        F.conv2d(x, w, b, stride=stride, padding=padding).backward(g)
+
+    return fwd, fwd_bwd
 
 
 def to_chwn(a):
