@@ -373,7 +373,7 @@ class Conv2d(Function):
             y[:o] += bias[:, None, None, None]
         y = y[:o]  # channels are the outer axis: the first o are a contiguous block (the padding rows' memory
         # lives as long as y: 2 channels more for LeNet's C1, the only layer of the networks here that is padded)
-        # the weight gradient rebuilds the columns from the input, which its producer holds anyway
+        # the weight gradient rebuilds its columns (or row windows) from the input, which its producer holds anyway
         self.x = x if self.needs_input_grad[1] else None
         return y.transpose(3, 0, 1, 2)  # NCHW view of (O, H_out, W_out, N) memory
 
@@ -408,7 +408,8 @@ class Conv2d(Function):
             dw = xp.zeros((o, w[0].size + fold_db), dtype=g.dtype)
         if needs[0]:
             dxpad = xp.zeros((c, h + 2 * p_h, w_in + 2 * p_w, n), dtype=g.dtype)
-        for r0, r1 in _bands(g4.shape[1], self.row_bytes, COLS_BUDGET):
+        band_work = needs[0] or (needs[1] and not row_windows)  # none left for a first layer on row windows
+        for r0, r1 in _bands(g4.shape[1], self.row_bytes, COLS_BUDGET) if band_work else []:
             g_mat = g4[:, r0:r1].reshape(o, -1)  # a contiguous block of columns
             if needs[1] and not row_windows:
                 cols = _band_cols(phases, r0, r1, *self.geometry, scratch="cols", ones_row=fold_db)
