@@ -14,7 +14,7 @@ The top level holds PyTorch's tensor API (``tinycnn.zeros``, ``tinycnn.cat``, ``
 from .tensor import Function, Tensor  # first: tensor.py imports the engine (autograd.py) at its end
 from . import autograd  # noqa: F401,I001
 from . import functional  # noqa: F401  (installs the Tensor operators)
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import DTYPES as _DTYPES
 from .backend import get_num_threads, manual_seed, set_num_threads
 from .functional import (abs, all, allclose, amax, amin, any, arange, argmax, argmin, as_tensor, bitwise_and,

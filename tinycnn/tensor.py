@@ -137,38 +137,6 @@ class Tensor:
         """The Function that made this tensor (PyTorch's ``grad_fn``), None for a leaf."""
         return self._ctx
 
-    def size(self, dim=None):
-        """The shape as a tuple, or the length of dimension ``dim`` (``torch.Tensor.size``). Use ``numel()`` for
-        the number of elements. Raises IndexError for a dim out of range."""
-        if dim is None:
-            return self._data.shape
-        return self._data.shape[_dim_index(dim, self._data.ndim, "size")]
-
-    def dim(self) -> int:
-        """The number of dimensions (``torch.Tensor.dim``)."""
-        return self._data.ndim
-
-    ndimension = dim
-
-    def numel(self) -> int:
-        """The number of elements (``torch.Tensor.numel``)."""
-        return int(self._data.size)
-
-    nelement = numel
-
-    def element_size(self) -> int:
-        return self._data.itemsize
-
-    def __len__(self) -> int:
-        if self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self._data)
-
-    def __iter__(self):
-        if self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self._data)))
-
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         dev = "" if self.device == "cpu" else f", device='{self.device}'"
@@ -415,4 +383,4 @@ def _check_same_device(op: str, arrays) -> None:
 
 # The engine, grad modes and hooks live in autograd.py, which imports Tensor and Function from here.
 from . import autograd as _autograd  # noqa: E402
-from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401

@@ -16,8 +16,9 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
 from .elementwise import abs, clamp, clip, exp, log, maximum, minimum, sign, sqrt, square
 from .join import cat, chunk, concat, pad, split, stack
 from .loss import cross_entropy, nll_loss
-from .math import add, div, floor_divide, linear, matmul, mm, mul, neg, pow, remainder, sub, true_divide
+from .math import add, div, linear, matmul, mm, mul, neg, sub, true_divide
 from .normalization import batch_norm, local_response_norm
+from .power import floor_divide, pow, remainder
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d, pool_output_size
 from .reduction import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var
 from .regularization import dropout

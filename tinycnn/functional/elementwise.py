@@ -13,7 +13,8 @@ from .. import backend
 from ..tensor import _UFUNC_OPS, Function, Tensor, unbroadcast
 from ._util import check_tensor
 from .cast import cast, promote
-from .math import binary_operands, pow
+from .math import binary_operands
+from .power import pow
 
 __all__ = ["exp", "log", "sqrt", "abs", "sign", "clamp", "clip", "maximum", "minimum", "square"]
 

@@ -26,7 +26,8 @@ from ._util import check_tensor
 from .cast import as_operand, cast
 from .compare import where
 from .elementwise import abs, clamp, exp, log, sign, sqrt
-from .math import add, div, floor_divide, mul, neg, pow, remainder, sub
+from .math import add, div, mul, neg, sub
+from .power import floor_divide, pow, remainder
 
 __all__ = ["inplace"]
 

@@ -118,8 +118,8 @@ class Var(Function):
             n *= x.shape[d]
         self.dims, self.shape, self.root = dims, x.shape, root
         self.diff = x - x.mean(axis=dims, keepdims=True)
-        self.scale = x.dtype.type(1) / x.dtype.type(builtins.max(n - correction, 0))
         with np.errstate(divide="ignore", invalid="ignore"):  # one element, unbiased: NaN, as PyTorch
+            self.scale = x.dtype.type(1) / x.dtype.type(builtins.max(n - correction, 0))
             out = (self.diff * self.diff).sum(axis=dims, keepdims=True) * self.scale
             self.out = xp.sqrt(out) if root else out
         return self.out if keepdim else self.out.reshape([n for i, n in enumerate(x.shape) if i not in dims])
@@ -128,7 +128,11 @@ class Var(Function):
         g = g.reshape(self.out.shape)
         with np.errstate(divide="ignore", invalid="ignore"):
             dx = g * (2 * self.scale) * self.diff
-            return (dx / (2 * self.out) if self.root else dx,)
+            if not self.root:
+                return (dx,)
+            # d std = d var / (2 std), taken as 0 where std = 0 (all values equal), as PyTorch's
+            xp = backend.get_array_module(g)
+            return (xp.where(self.out == 0, g.dtype.type(0), dx / (2 * self.out)),)
 
 
 class Extreme(Function):
@@ -136,7 +140,6 @@ class Extreme(Function):
     (``torch.amax``, and ``torch.max`` without dim); where the result is NaN, among the NaNs."""
 
     def forward(self, x, dims, keepdim, largest):
-        xp = backend.get_array_module(x)
         out = (x.max if largest else x.min)(axis=dims, keepdims=True)
         self.x, self.out_kept, self.dims = x, out, dims
         return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if i not in dims])
@@ -160,7 +163,8 @@ class IndexedExtreme(Function):
 
     def backward(self, g):
         xp = backend.get_array_module(g)
-        positions = xp.arange(self.shape[self.dim]).reshape([-1 if i == self.dim else 1 for i in range(len(self.shape))])
+        ndim = len(self.shape)
+        positions = xp.arange(self.shape[self.dim]).reshape([-1 if i == self.dim else 1 for i in range(ndim)])
         return (xp.where(positions == self.index, g.reshape(self.index.shape), g.dtype.type(0)),)
 
 
