@@ -29,7 +29,7 @@ from . import backend
 __all__ = ["Tensor", "Function", "ViewFunction", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
            "is_grad_enabled", "unbroadcast"]
 
-_grad_enabled = True  # set by the grad-mode context managers in autograd.py (no_grad...), read by Function.apply
+_grad_enabled = True  # set by the grad-mode context managers (grad_mode.py), read by Function.apply
 _epoch = 0  # the count of in-place ops so far: see autograd.mark_modified
 
 
@@ -77,7 +77,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_hooks", "_view", "__weakref__")
-    __array_priority__ = 1000  # so that ``ndarray + Tensor`` calls Tensor.__radd__
+    __array_priority__ = 1000  # NumPy defers to Tensor (with __array_ufunc__ below)
     __hash__ = object.__hash__  # identity, as torch: tensors are dict keys although == is element-wise
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):

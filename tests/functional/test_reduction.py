@@ -202,3 +202,15 @@ def test_indices_and_dtypes_match_torch():
     for data in ([1, 2], [True, False], np.array([1, 2], dtype=np.uint8), np.array([1, 2], dtype=np.int32)):
         assert tc.tensor(data).sum().dtype.name == str(torch.tensor(data).sum().dtype)[6:]
         assert tc.tensor(data).prod().dtype.name == str(torch.tensor(data).prod().dtype)[6:]
+
+
+def test_numpy_reductions_on_a_tensor_keep_numpys_meaning():
+    # np.sum(t), np.std(t) ... call the tensor's methods with out= and ddof=; the answers are NumPy's
+    t = tc.tensor([1.0, 2.0, 4.0])
+    assert np.sum(t).item() == 7.0 and np.max(t).item() == 4.0 and np.argmax(t).item() == 2
+    np.testing.assert_allclose(np.std(t).item(), np.std([1.0, 2.0, 4.0]), rtol=1e-6)  # ddof=0, NumPy's default
+    np.testing.assert_allclose(np.var(t, ddof=1).item(), np.var([1.0, 2.0, 4.0], ddof=1), rtol=1e-6)
+    with pytest.raises(NotImplementedError, match="out="):
+        t.sum(out=tc.zeros(()))
+    with pytest.raises(TypeError, match="ddof"):
+        t.std(correction=1, ddof=0)

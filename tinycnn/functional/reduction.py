@@ -3,7 +3,8 @@
 ``dim`` is an int, a tuple of ints or None (every dimension), ``keepdim`` keeps the reduced dimensions with length
 1; NumPy's ``axis=`` and ``keepdims=`` are accepted as aliases (they do not collide with PyTorch's meaning).
 
-PyTorch's rules that differ from NumPy's: ``sum``/``prod`` of integer or bool tensors give int64 (NumPy: uint64 for
+``out=`` is accepted as None only (``np.sum(t)``, ``np.max(t)``, ``np.std(t)`` call these methods: NumPy's ``ddof`` is
+an alias of ``correction``). PyTorch's rules that differ from NumPy's: ``sum``/``prod`` of integer or bool tensors give int64 (NumPy: uint64 for
 unsigned); ``mean``/``var``/``std`` refuse integer tensors; ``var``/``std`` are unbiased by default (correction=1);
 ``max(x)`` is a value, ``max(x, dim)`` a ``(values, indices)`` named tuple and ``max(x, other)`` the elementwise
 maximum; ties: ``argmax`` and ``max(dim)`` give the first index (and ``max(dim)``'s gradient goes to it), while
@@ -168,6 +169,12 @@ class IndexedExtreme(Function):
         return (xp.where(positions == self.index, g.reshape(self.index.shape), g.dtype.type(0)),)
 
 
+def no_out(op, out):
+    """``out=`` (PyTorch's, and what NumPy's ``np.sum(t)`` passes) is accepted only as None."""
+    if out is not None:
+        raise NotImplementedError(f"{op}: out= is not supported by tinycnn; use the returned tensor")
+
+
 def _parse(op, x, dim, keepdim, axis, keepdims):
     check_tensor("x", x, op=op)
     return reduce_dims(op, x, dim, axis), _keep(op, keepdim, keepdims)
@@ -179,18 +186,21 @@ def _floating_only(op, x):
                         f"output dtype'); cast it first, e.g. x.float()")
 
 
-def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+def sum(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None, axis=None,  # noqa: A001
+        keepdims=None) -> Tensor:
     """Sum over ``dim`` (an int, a tuple, or None for all), as ``torch.sum``; integer and bool tensors give int64.
     ``dtype`` casts the input first."""
+    no_out("sum", out)
     dims, keepdim = _parse("sum", x, dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = cast(x, backend.parse_dtype(dtype, "dtype", "sum"))
     return Sum.apply(x, dims=dims, keepdim=keepdim, dtype=_INT64 if x.dtype.kind in "iub" else None)
 
 
-def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, keepdims=None) -> Tensor:
+def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None, axis=None, keepdims=None) -> Tensor:
     """Mean over ``dim`` (``torch.mean``). Raises TypeError for an integer or bool tensor without a floating
     ``dtype``, as PyTorch raises."""
+    no_out("mean", out)
     dims, keepdim = _parse("mean", x, dim, keepdim, axis, keepdims)
     if dtype is not None:
         x = cast(x, backend.parse_dtype(dtype, "dtype", "mean"))
@@ -198,9 +208,10 @@ def mean(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None, k
     return Mean.apply(x, dims=dims, keepdim=keepdim)
 
 
-def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None, out=None) -> Tensor:
     """Product of all elements, or over the one dimension ``dim`` (``torch.prod``); integers give int64."""
     check_tensor("x", x, op="prod")
+    no_out("prod", out)
     if dim is not None and not isinstance(dim, numbers.Integral):
         raise TypeError(f"prod: dim must be an int or None, got {dim!r}")
     dims, keepdim = _parse("prod", x, dim, keepdim, None, None)
@@ -209,7 +220,14 @@ def prod(x: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     return Prod.apply(x, dims=dims, keepdim=keepdim, dtype=_INT64 if x.dtype.kind in "iub" else None)
 
 
-def _variance(op, x, dim, unbiased, keepdim, correction, axis, keepdims, root):
+def _variance(op, x, dim, unbiased, keepdim, correction, axis, keepdims, root, out=None, ddof=None, dtype=None):
+    no_out(op, out)
+    if dtype is not None:
+        x = cast(check_tensor("x", x, op=op), backend.parse_dtype(dtype, "dtype", op))
+    if ddof is not None:  # NumPy's name for correction (np.std(t) passes ddof=0)
+        if correction is not None:
+            raise TypeError(f"{op}: give correction or its alias ddof, not both")
+        correction = ddof
     if isinstance(dim, (bool, np.bool_)):  # the legacy form var(unbiased)
         dim, unbiased = None, dim
     dims, keepdim = _parse(op, x, dim, keepdim, axis, keepdims)
@@ -223,17 +241,17 @@ def _variance(op, x, dim, unbiased, keepdim, correction, axis, keepdims, root):
     return Var.apply(x, dims=dims, keepdim=keepdim, correction=correction, root=root)
 
 
-def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
-        keepdims=None) -> Tensor:
+def var(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, out=None, axis=None,
+        keepdims=None, ddof=None, dtype=None) -> Tensor:
     """Variance over ``dim`` (``torch.var``): divided by N - correction, correction 1 by default (unbiased;
     ``unbiased=False`` or ``correction=0`` for the population variance). One element, unbiased: NaN, as PyTorch."""
-    return _variance("var", x, dim, unbiased, keepdim, correction, axis, keepdims, root=False)
+    return _variance("var", x, dim, unbiased, keepdim, correction, axis, keepdims, False, out, ddof, dtype)
 
 
-def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, axis=None,
-        keepdims=None) -> Tensor:
+def std(x: Tensor, dim=None, unbiased=None, keepdim: bool = False, *, correction=None, out=None, axis=None,
+        keepdims=None, ddof=None, dtype=None) -> Tensor:
     """Standard deviation over ``dim`` (``torch.std``), the square root of ``var`` with the same arguments."""
-    return _variance("std", x, dim, unbiased, keepdim, correction, axis, keepdims, root=True)
+    return _variance("std", x, dim, unbiased, keepdim, correction, axis, keepdims, True, out, ddof, dtype)
 
 
 def _single_dim(op, x, dim, axis):
@@ -268,15 +286,17 @@ def _extreme(op, largest, x, dim, keepdim, axis, keepdims):
     return result(values, Tensor(index if keepdim else index.reshape(values.shape)))
 
 
-def max(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
+def max(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None):  # noqa: A001
     """``torch.max``: ``max(x)`` the largest value (0-d); ``max(x, dim, keepdim=False)`` a named tuple
     ``(values, indices)`` (the first index at ties, and the gradient goes to it); ``max(x, other)`` the elementwise
     maximum. Raises RuntimeError for an empty tensor without dim."""
+    no_out("max", out)
     return _extreme("max", True, x, dim, keepdim, axis, keepdims)
 
 
-def min(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):  # noqa: A001
+def min(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None):  # noqa: A001
     """``torch.min``, as ``max``."""
+    no_out("min", out)
     return _extreme("min", False, x, dim, keepdim, axis, keepdims)
 
 
@@ -309,14 +329,16 @@ def _arg(op, largest, x, dim, keepdim, axis, keepdims):
     return Tensor(find(x.data, axis=d, keepdims=keep).astype(_INT64, copy=False))
 
 
-def argmax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+def argmax(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None) -> Tensor:
     """Index of the maximum (``torch.argmax``): of the flattened tensor without dim, else along ``dim``; the
     first index at ties (a NaN counts as the maximum). int64."""
+    no_out("argmax", out)
     return _arg("argmax", True, x, dim, keepdim, axis, keepdims)
 
 
-def argmin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+def argmin(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None) -> Tensor:
     """Index of the minimum (``torch.argmin``), as ``argmax``."""
+    no_out("argmin", out)
     return _arg("argmin", False, x, dim, keepdim, axis, keepdims)
 
 
@@ -328,13 +350,15 @@ def _logical(op, x, dim, keepdim, axis, keepdims):
     return Tensor(xp.asarray(out, dtype=data.dtype if data.dtype == np.uint8 else bool))
 
 
-def all(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+def all(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None) -> Tensor:  # noqa: A001
     """Whether every element (over ``dim``) is nonzero (``torch.all``): bool (uint8 for a uint8 input, as PyTorch)."""
+    no_out("all", out)
     return _logical("all", x, dim, keepdim, axis, keepdims)
 
 
-def any(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:  # noqa: A001
+def any(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None) -> Tensor:  # noqa: A001
     """Whether any element (over ``dim``) is nonzero (``torch.any``), as ``all``."""
+    no_out("any", out)
     return _logical("any", x, dim, keepdim, axis, keepdims)
 
 
