@@ -254,3 +254,21 @@ def test_in_place_sequence_matches_torch():
         results.append([buf.detach().numpy(), x.grad.numpy(), y.grad.numpy()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_copy_and_fill_gradchecks():
+    x = tc.tensor([0.5, -1.5, 2.0], dtype=tc.float64, requires_grad=True)
+    s = tc.tensor([3.0], dtype=tc.float64, requires_grad=True)
+
+    def copied(x, s):
+        buf = tc.zeros(2, 3, dtype=tc.float64)
+        buf.copy_(x * s)  # broadcast into buf: the gradient sums back to x's shape
+        return buf
+
+    def filled(x):
+        h = x * 2
+        h.fill_(1.5)  # the old values of h no longer matter: zero gradient through them
+        return h * x
+
+    assert tc.gradcheck(copied, [x, s])
+    assert tc.gradcheck(filled, [x])
