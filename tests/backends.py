@@ -267,7 +267,7 @@ def _checked_apply(cls, *inputs, **params):
     """Function.apply that fails when an op given device inputs returns host arrays (forward or backward)."""
     on_device = any(isinstance(getattr(t, "data", None), StrictArray) for t in inputs)
     out = _ORIG_APPLY(cls, *inputs, **params)
-    if not on_device:
+    if not on_device or (cls.__name__ == "ToDevice" and params.get("device") == "cpu"):  # .to("cpu"): on purpose
         return out
     if not isinstance(out.data, StrictArray):
         raise AssertionError(f"{cls.__name__}.forward returned a {type(out.data).__module__}."
@@ -419,7 +419,8 @@ OP_CASES = [
     OpCase("concat axis 1", [(G, _normal(2, 3, 4)), (G, _normal(2, 1, 4)), (C, _normal(2, 2, 4))],
            lambda *ts: F.concat(ts, axis=1)),
     OpCase("concat axis -1", [(G, _normal(2, 3)), (G, _normal(2, 2))], lambda *ts: F.concat(ts, axis=-1)),
-    OpCase("pad", [(G, _normal(2, 3, 4))], lambda x: F.pad(x, ((0, 0), (1, 2), (2, 0)), value=1.5)),
+    OpCase("pad", [(G, _normal(2, 3, 4))], lambda x: F.pad(x, (2, 0, 1, 2), value=1.5)),  # last dim first, as torch
+    OpCase("pad negative crops", [(G, _normal(2, 5, 4))], lambda x: F.pad(x, (-1, 2, 1, -2))),
     OpCase("getitem slices", [(G, _normal(4, 5, 6))], lambda x: x[1:3, ::2, -3:]),
     OpCase("getitem int and None", [(G, _normal(4, 5))], lambda x: x[2, None, 1:]),
     OpCase("getitem index array with repeats", [(G, _normal(5, 3)), (R, lambda rng: np.array([0, 2, 2, 4, 0]))],
@@ -430,13 +431,43 @@ OP_CASES = [
     OpCase("getitem boolean mask", [(G, _normal(3, 4)), (R, lambda rng: rng.random((3, 4)) > 0.5)],
            lambda x, m: F.getitem(x, m)),
     OpCase("reshape", [(G, _normal(2, 3, 4))], lambda x: x.reshape(4, -1)),
-    OpCase("transpose", [(G, _normal(2, 3, 4))], lambda x: F.transpose(x, 2, 0, 1)),
+    OpCase("permute", [(G, _normal(2, 3, 4))], lambda x: F.permute(x, 2, 0, 1)),
+    OpCase("transpose", [(G, _normal(2, 3, 4))], lambda x: F.transpose(x, 0, 2)),
     OpCase("T", [(G, _normal(2, 3))], lambda x: x.T),
     OpCase("flatten", [(G, _normal(2, 3, 2, 2))], F.flatten),
+    OpCase("flatten from dim 1", [(G, _normal(2, 3, 2, 2))], lambda x: F.flatten(x, 1)),
     OpCase("flatten middle axes", [(G, _normal(2, 3, 2, 2))], lambda x: F.flatten(x, 1, 2)),
+    # the tensor API of issue 12: elementwise, reductions, comparisons, shape, casts and in-place ops
+    OpCase("abs, sqrt, sign, clamp", [(G, _positive(3, 4))],
+           lambda x: (x - 1).abs() + x.sqrt() + x.sign() * x.clamp(0.7, 1.5)),
+    OpCase("maximum, minimum", [(G, _ties(3, 4)), (G, _ties(4))], lambda a, b: tc.maximum(a, b) - tc.minimum(a, b) * 2),
+    OpCase("where", [(G, _normal(3, 4)), (G, _normal(4))], lambda a, b: tc.where(a > 0, a, b)),
+    OpCase("remainder, pow tensor", [(G, _positive(3, 4)), (G, _positive(3, 4))], lambda a, b: a % b + a ** b),
+    OpCase("prod, var, std", [(G, _positive(2, 3, 4))],
+           lambda x: x.prod(2) + x.var(2) + x.std(dim=(1, 2), keepdim=True)),
+    OpCase("max dim, amax, max", [(G, _ties(2, 3, 4))], lambda x: x.max(2).values + x.amax(dim=(0, 2)) + x.max()),
+    OpCase("min dim keepdim, amin", [(G, _normal(2, 3, 4))], lambda x: x.min(2, keepdim=True)[0] + x.amin(1, True)),
+    OpCase("view, squeeze, unsqueeze, expand, repeat", [(G, _normal(2, 1, 3))],
+           lambda x: x.view(2, 3).unsqueeze(0).expand(2, 2, 3).repeat(1, 2, 1).squeeze()),
+    OpCase("stack, cat of two dtypes", [(G, _normal(2, 3)), (G, _normal(2, 3, dtype=np.float64))],
+           lambda a, b: tc.cat([tc.stack([a, a], 1).reshape(4, 3), b], 0)),
+    OpCase("chunk, split, clone", [(G, _normal(4, 6))],
+           lambda x: x.chunk(2, 1)[0].clone() * x.split([1, 3])[1][:1, :3]),
+    OpCase("cast to float64", [(G, _normal(3, 2))], lambda x: x.double() * 2),
+    OpCase("in-place ops in a graph", [(G, _normal(3, 4)), (G, _normal(4))],
+           lambda x, y: _inplace_chain(x, y)),
     OpCase("a small graph: shared input, residual add", [(G, _normal(2, 3)), (G, _normal(3, 3))],
            lambda x, w: F.relu(x @ w) + x * F.sigmoid(x)),
 ]
+
+
+def _inplace_chain(x, y):
+    h = x * 1
+    h *= y
+    h += x
+    h[0] = y * 2
+    h.clamp_(-1.5, 1.5)
+    return h
 
 
 def float64_case(case: OpCase) -> OpCase:

@@ -23,7 +23,23 @@ def leaf(values, dtype=np.float64):
 @pytest.mark.parametrize("data", [1.5, [1.0, 2.0], [[0.5], [2.5]]])
 def test_python_floats_become_float32(data):
     assert tc.tensor(data).dtype == np.float32
-    assert tc.Tensor(data).dtype == np.float32
+    if isinstance(data, list):
+        assert tc.Tensor(data).dtype == np.float32
+
+
+@pytest.mark.parametrize("data", [[1, 2], [True, False], [[1], [2]]])
+def test_legacy_constructor_makes_float32_from_any_python_list(data):
+    # torch.Tensor([1, 2]) is float32 (torch.tensor([1, 2]) is int64)
+    t = tc.Tensor(data)
+    assert t.dtype == np.float32
+    np.testing.assert_array_equal(t.numpy(), np.asarray(data, dtype=np.float32))
+
+
+@pytest.mark.parametrize("number", [3, 2.5, True])
+def test_legacy_constructor_refuses_a_python_number(number):
+    # torch.Tensor(3) is an uninitialized tensor of shape (3,) and torch.Tensor(2.5) raises: never a 0-d tensor
+    with pytest.raises(TypeError, match=r"tinycnn\.tensor"):
+        tc.Tensor(number)
 
 
 @pytest.mark.parametrize("data", [3, [1, 2, 3], [[1], [2]]])
@@ -73,23 +89,34 @@ def test_item_numpy_detach():
 
 def test_properties():
     t = tc.tensor(np.zeros((2, 3, 4), dtype=np.float32))
-    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.size == 24 and len(t) == 2
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
+    assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4 and t.dim() == 3
     assert t.device == "cpu" and t.to("cpu") is t
     assert "float32" in repr(t)
 
 
 # --- dtypes never change silently ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("op", [
-    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b, lambda a, b: a @ b,
-    lambda a, b: F.concat([a, b], axis=0),
-])
-def test_float32_with_float64_raises_type_error(op):
+def test_float32_with_float64_raises_in_matmul_as_torch():
     a = tc.Tensor(np.ones((2, 2), dtype=np.float32))
     b = tc.Tensor(np.ones((2, 2), dtype=np.float64))
     with pytest.raises(TypeError, match="float32") as info:
-        op(a, b)
+        a @ b
     assert "float64" in str(info.value)
+
+
+@pytest.mark.parametrize("op", [
+    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / b,
+    lambda a, b: F.concat([a, b], axis=0),
+])
+def test_float32_with_float64_promotes_to_float64_as_torch(op):
+    # was a TypeError; PyTorch promotes arithmetic and cat (and raises in matmul, conv, linear, batch norm)
+    a = tc.Tensor(np.ones((2, 2), dtype=np.float32), requires_grad=True)
+    b = tc.Tensor(np.full((2, 2), 2.0), requires_grad=True)
+    y = op(a, b)
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64  # each input's gradient in its own dtype
 
 
 def test_float32_with_float64_raises_in_layers():
@@ -250,7 +277,7 @@ def test_wrong_backward_shape_is_caught_at_the_op():
 
 def test_function_apply_rejects_non_tensors():
     with pytest.raises(TypeError, match="input 0"):
-        F.math.Exp.apply(np.ones(2))
+        F.elementwise.Exp.apply(np.ones(2))
 
 
 def test_only_leaves_requiring_grad_get_grad():

@@ -83,7 +83,7 @@ def test_conv2d_gives_identical_results_on_one_and_on_four_threads(threads, monk
         threads(n)
         x, w = tc.Tensor(x_np, requires_grad=True), tc.Tensor(w_np, requires_grad=True)
         y = F.conv2d(x, w, stride=2, padding=1)
-        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        y.backward(np.cos(np.arange(y.numel())).reshape(y.shape))
         results.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
     for one, four in zip(*results):
         np.testing.assert_array_equal(one, four)  # each element is summed in the same order: bitwise equal
@@ -99,7 +99,7 @@ def test_max_pool2d_gives_identical_results_on_one_and_on_four_threads(threads, 
         threads(n)
         x = tc.Tensor(x_np, requires_grad=True)
         y = F.max_pool2d(x, kernel_size, stride, padding)
-        y.backward(np.cos(np.arange(y.size)).reshape(y.shape))
+        y.backward(np.cos(np.arange(y.numel())).reshape(y.shape))
         results.append((y.numpy(), x.grad.numpy()))
     for one, four in zip(*results):
         np.testing.assert_array_equal(one, four)

@@ -3,18 +3,57 @@
 A Tensor with reverse-mode autograd, convolution by im2col, pooling, the usual layers and optimizers, and the five
 historical CNNs (LeNet-5, AlexNet, VGG, GoogLeNet, ResNet), on NumPy or, with CuPy, on an NVIDIA GPU.
 
-    import tinycnn as tc
-    import tinycnn.functional as F
-    x = tc.tensor([[1.0, 2.0]], requires_grad=True)
-    F.relu(x).sum().backward()
+    import tinycnn as torch     # PyTorch's names and meanings, or a clear error
+    x = torch.tensor([[1.0, 2.0]], requires_grad=True)
+    torch.relu(x).sum().backward()
+
+The top level holds PyTorch's tensor API (``tinycnn.zeros``, ``tinycnn.cat``, ``tinycnn.float32`` ...); the ops are in
+``tinycnn.functional`` (``torch.nn.functional``'s counterpart), layers in ``tinycnn.nn``, optimizers in
+``tinycnn.optim``.
 """
+from .tensor import Function, Tensor  # first: tensor.py imports the engine (autograd.py) at its end
+from . import autograd  # noqa: F401,I001
 from . import functional  # noqa: F401  (installs the Tensor operators)
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import DTYPES as _DTYPES
 from .backend import get_num_threads, manual_seed, set_num_threads
+from .functional import (abs, all, allclose, amax, amin, any, arange, argmax, argmin, as_tensor, bitwise_and,
+                         bitwise_not, bitwise_or, bitwise_xor, cat, chunk, clamp, clip, clone, concat, div, empty,
+                         empty_like, eq, equal, exp, eye, flatten, floor_divide, from_numpy, full, full_like, ge, gt,
+                         is_tensor, isclose, isfinite, isinf, isnan, le, linspace, log, log_softmax, logical_and,
+                         logical_not, logical_or, logical_xor, lt, matmul, max, maximum, mean, min, minimum, mm, mul,
+                         ne, neg, numel, ones, ones_like, permute, pow, prod, rand, rand_like, randint, randn,
+                         randn_like, relu, remainder, reshape, sigmoid, sign, softmax, split, sqrt, square, squeeze,
+                         stack, std, sub, sum, t, tanh, tensor, transpose, true_divide, unsqueeze, var, where, zeros,
+                         zeros_like)
+from .functional import add  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck
 from .summary import summary
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "Function", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "manual_seed",
-           "gradcheck", "GradcheckError", "summary", "functional", "set_num_threads", "get_num_threads"]
+# dtypes under PyTorch's names: NumPy dtype objects (``tinycnn.float32 == numpy.float32``, and ``x.dtype is
+# tinycnn.float32`` for a float32 tensor)
+float16, float32, float64 = _DTYPES["float16"], _DTYPES["float32"], _DTYPES["float64"]
+int8, int16, int32, int64, uint8 = (_DTYPES[n] for n in ("int8", "int16", "int32", "int64", "uint8"))
+bool = _DTYPES["bool"]  # noqa: A001 - torch.bool
+half, float, double = float16, float32, float64  # noqa: A001
+short, int, long = int16, int32, int64  # noqa: A001
+
+__all__ = [
+    "Tensor", "Function", "tensor", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
+    "is_grad_enabled", "manual_seed", "gradcheck", "GradcheckError", "summary", "functional", "autograd",
+    "set_num_threads", "get_num_threads",
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "half", "float", "double",
+    "short", "int", "long",
+    "from_numpy", "as_tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "randn", "rand",
+    "randint", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "is_tensor", "numel",
+    "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "neg", "pow", "matmul", "mm",
+    "exp", "log", "sqrt", "abs", "sign", "square", "clamp", "clip", "maximum", "minimum",
+    "sigmoid", "tanh", "relu", "softmax", "log_softmax",
+    "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "isnan", "isfinite", "isinf", "where", "isclose", "allclose", "equal",
+    "reshape", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "t", "clone", "cat", "concat", "stack",
+    "chunk", "split",
+]

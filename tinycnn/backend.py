@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "get_array_module", "parse_device", "device_of", "to_device", "is_cupy_array", "cupy_or_raise",
     "manual_seed", "get_rng", "DeviceError", "get_num_threads", "set_num_threads", "parallel_for",
+    "DTYPES", "parse_dtype", "promote_types", "can_cast",
 ]
 
 _GPU_HINT = (
@@ -101,6 +102,67 @@ def to_device(array, device):
     cupy = cupy_or_raise()
     with cupy.cuda.Device(int(device.split(":")[1])):
         return cupy.asarray(array)
+
+
+# ----- dtypes -----
+# tinycnn's dtypes are NumPy's dtype objects (``tinycnn.float32 is numpy.dtype("float32")``, the object every
+# ``Tensor.dtype`` returns), under PyTorch's names; the aliases (``tinycnn.float``, ``tinycnn.long`` ...) are
+# ``torch``'s. The set is PyTorch's usual one; other NumPy dtypes (uint16, complex) are refused where a dtype is
+# asked for.
+DTYPES = {name: np.dtype(name) for name in
+          ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")}
+_DTYPE_ALIASES = {"half": "float16", "float": "float32", "double": "float64", "short": "int16", "int": "int32",
+                  "long": "int64"}
+# a Python type as a dtype means what it means to torch: float -> float64, int -> int64, bool -> bool
+_PYTHON_TYPES = {float: DTYPES["float64"], int: DTYPES["int64"], bool: DTYPES["bool"]}
+
+
+def parse_dtype(dtype, name: str = "dtype", op: str = ""):
+    """``dtype`` as one of tinycnn's dtypes (a ``numpy.dtype``): accepts those objects, NumPy scalar types
+    (``np.float32``), their names ("float32", "long") and Python's ``float``/``int``/``bool`` (float64, int64, bool
+    as ``torch`` reads them). None stays None.
+
+    Raises TypeError naming ``name`` for anything else (complex, uint16, objects).
+    """
+    if dtype is None:
+        return None
+    if dtype in _PYTHON_TYPES and isinstance(dtype, type):
+        return _PYTHON_TYPES[dtype]
+    if isinstance(dtype, str):
+        dtype = _DTYPE_ALIASES.get(dtype, dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        where = f"{op}: " if op else ""
+        raise TypeError(f"{where}{name} must be one of tinycnn's dtypes ({', '.join(DTYPES)}), got {dtype!r}")
+    return DTYPES[dt.name]
+
+
+def promote_types(a, b):
+    """The dtype two dtypes promote to, by ``torch.promote_types``: a floating type wins over an integer or bool one
+    whatever its width (int64 with float32 -> float32, where NumPy gives float64); bool gives way to anything;
+    two integer or two floating types take the wider (uint8 with int8 -> int16)."""
+    if a == b:
+        return a
+    ka, kb = a.kind, b.kind
+    if ka == "b":
+        return b
+    if kb == "b":
+        return a
+    if ka == "f" and kb != "f":
+        return a
+    if kb == "f" and ka != "f":
+        return b
+    return np.promote_types(a, b)
+
+
+def can_cast(src, dst) -> bool:
+    """Whether an in-place op may write a ``src`` result into a ``dst`` tensor (``torch.can_cast``): never floating
+    into integer or bool, nor integer into bool; any narrowing within a kind is allowed."""
+    order = {"b": 0, "u": 1, "i": 1, "f": 2}
+    return order[src.kind] <= order[dst.kind]
 
 
 # One generator per array module: dropout masks and weight init draw from it, so manual_seed makes runs repeat.

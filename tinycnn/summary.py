@@ -57,7 +57,7 @@ def layer_table(model, input_shape, dtype=np.float32) -> list:
             first_call = id(module) not in counted
             counted.add(id(module))
             rows.append({"name": name, "type": type(module).__name__, "output_shape": shape,
-                         "parameters": int(sum(p.size for p in module.parameters(recurse=False))) if first_call else 0,
+                         "parameters": int(sum(p.numel() for p in module.parameters(recurse=False))) if first_call else 0,
                          "macs": _macs(module, shape),
                          "im2col_bytes": _im2col_bytes(module, shape, np.dtype(dtype).itemsize)})
             return out

@@ -1,144 +1,141 @@
-"""The autograd core: ``Tensor``, ``Function`` and reverse-mode ``backward()``.
+"""The autograd core: ``Tensor`` and ``Function`` (the engine, grad modes and hooks are in ``autograd.py``).
 
 A ``Tensor`` wraps one NumPy or CuPy array (``.data``). When an op is applied to tensors that require gradients,
-the op's ``Function`` object is recorded on the output (``out._ctx``) together with where each input came from
-(the Function that made it, or a leaf tensor); the functions and leaves form a directed acyclic graph.
-``loss.backward()`` walks that graph from the loss back to the leaves in reverse topological order, calling each
-function's ``backward`` once with the summed gradient of its output.
+the op's ``Function`` object is recorded on the output (``out._ctx``, PyTorch's ``grad_fn``) together with where
+each input came from (the Function that made it, or a leaf tensor); the functions and leaves form a directed
+acyclic graph. ``loss.backward()`` (``tinycnn/autograd.py``) walks that graph from the loss back to the leaves in
+reverse topological order, calling each function's ``backward`` once with the summed gradient of its output.
 
 Semantics follow PyTorch's autograd:
 
-* gradients of leaves accumulate: calling ``backward()`` twice without zeroing adds the two gradients
-  (``optimizer.zero_grad()`` resets them), and the graph is kept, so a second backward is allowed;
+* gradients of leaves accumulate in place: calling ``backward()`` twice without zeroing adds the two gradients
+  into the same ``.grad`` array (``optimizer.zero_grad()`` resets them); the graph is kept, so a second backward is
+  allowed (PyTorch needs ``retain_graph=True`` for it: tinycnn is more permissive, never different);
 * a tensor used by several ops receives the sum of the gradients from each use (residual adds, shared weights);
 * ops that broadcast reduce the gradient back to each input's shape (``unbroadcast``);
-* under ``with no_grad():`` no graph is recorded (evaluation, optimizer updates).
+* under ``with no_grad():`` (or ``inference_mode()``) no graph is recorded (evaluation, optimizer updates);
+* an in-place change to an array that a recorded op saved for its backward makes that backward raise, as PyTorch's
+  version counter does (see ``autograd.mark_modified``).
 
-The operators (``+ - * / @ **``, ``x.sum()``, ``x.reshape()`` ...) are installed on ``Tensor`` by
+The operators (``+ - * / @ ** == <``...), reductions, shape and in-place methods are installed on ``Tensor`` by
 ``tinycnn.functional`` so that this file stays below the ops in the house plan.
 """
 from __future__ import annotations
-
-import contextlib
-import sys
 
 import numpy as np
 
 from . import backend
 
-__all__ = ["Tensor", "Function", "tensor", "no_grad", "enable_grad", "is_grad_enabled", "unbroadcast"]
+__all__ = ["Tensor", "Function", "ViewFunction", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
+           "is_grad_enabled", "unbroadcast"]
 
-_grad_enabled = True
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside ``no_grad()``."""
-    return _grad_enabled
+_grad_enabled = True  # set by the grad-mode context managers (grad_mode.py), read by Function.apply
+_epoch = 0  # the count of in-place ops so far: see autograd.mark_modified
 
 
-class _GradMode(contextlib.ContextDecorator):
-    def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self.prev = []  # a stack: as a decorator one object is entered again by recursive or nested calls
-
-    def __enter__(self):
-        global _grad_enabled
-        self.prev.append(_grad_enabled)
-        _grad_enabled = self.enabled
-
-    def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev.pop()
-        return False
-
-
-def no_grad():
-    """Context manager (and decorator) that records no graph, as ``torch.no_grad``."""
-    return _GradMode(False)
-
-
-def enable_grad():
-    """Context manager (and decorator) that turns graph recording back on inside ``no_grad()``."""
-    return _GradMode(True)
-
-
-def _as_array(data, dtype=None):
-    """Turn ``data`` into a NumPy/CuPy array; Python floats become float32 and Python ints int64 (PyTorch's defaults)."""
-    if type(data) is np.ndarray and dtype is None:  # every op's output: the common case, kept cheap
-        return data
+def _as_array(data, dtype):
+    """The array behind ``Tensor(data)``, PyTorch's legacy constructor: see ``Tensor``."""
     if isinstance(data, Tensor):
-        data = data.data
-    xp = backend.get_array_module(data)
-    if isinstance(data, (np.ndarray, np.generic)) or backend.is_cupy_array(data):
-        arr = data if dtype is None else data.astype(dtype, copy=False)
-        return xp.asarray(arr)
-    arr = np.asarray(data)
+        arr = data._data
+    elif isinstance(data, np.ndarray) or backend.is_cupy_array(data):
+        arr = data
+    elif isinstance(data, np.generic):  # an op's full reduction on NumPy returns a NumPy scalar
+        arr = np.asarray(data)
+    elif isinstance(data, (bool, int, float, complex)):
+        raise TypeError(f"Tensor({data!r}): a Python number is not data for tinycnn.Tensor (torch.Tensor(3) makes "
+                        f"an uninitialized tensor of shape (3,), torch.Tensor(2.5) raises); use "
+                        f"tinycnn.tensor({data!r}) for a 0-d tensor or tinycnn.empty(n) for a shape")
+    else:  # Python data: float32, as torch.Tensor([...])
+        arr = np.asarray(data, dtype=np.float32 if dtype is None else backend.parse_dtype(dtype))
     if dtype is not None:
-        return arr.astype(dtype, copy=False)
-    if arr.dtype == np.float64:
-        arr = arr.astype(np.float32)
-    elif arr.dtype.kind in "iu" and arr.dtype != np.int64:
-        arr = arr.astype(np.int64)
+        arr = arr.astype(backend.parse_dtype(dtype), copy=False)
     return arr
 
 
 class Tensor:
     """An n-dimensional array that can record the ops applied to it and compute gradients.
 
+    ``Tensor(data)`` is PyTorch's legacy constructor: Python lists (of numbers, even ints or bools) become float32,
+    as ``torch.Tensor([1, 2])``. Difference from PyTorch: a NumPy or CuPy array (and a Tensor) is used as it is,
+    sharing its memory and keeping its dtype (``torch.Tensor`` would copy it to float32); the ops build their outputs
+    this way, without a copy. For PyTorch's ``torch.tensor`` (copies, infers int64/float32/bool) use
+    ``tinycnn.tensor``; to share a NumPy array, ``tinycnn.from_numpy``.
+
     Args:
-        data: array-like (list, scalar, NumPy or CuPy array, Tensor). NumPy/CuPy arrays keep their dtype; Python
-            floats become float32 and ints int64, as ``torch.tensor`` does.
+        data: a list or nested lists of numbers, a NumPy or CuPy array, a Tensor.
         requires_grad: whether ``backward()`` should compute this tensor's gradient (only for floating dtypes).
-        dtype: optional dtype to cast to.
+        dtype: optional dtype to cast to (``tinycnn.float64``...).
 
     Attributes:
-        data: the underlying array; shape, dtype and device are those of ``data``.
-        grad: a Tensor of the same shape as ``data`` after ``backward()``, else None. Accumulates across backward
+        data: the underlying array (``.data = x`` accepts an array or a Tensor, whose array it takes); shape,
+            dtype and device are those of ``data``. Changing it is not seen by autograd, as in PyTorch.
+        grad: a Tensor of the same shape after ``backward()``, else None; accumulates in place across backward
             calls, as in PyTorch.
 
     Raises:
-        TypeError: ``requires_grad=True`` on an integer or boolean tensor.
+        TypeError: a Python number as ``data`` (see above); ``requires_grad=True`` on an integer or boolean tensor.
     """
 
-    __slots__ = ("data", "requires_grad", "grad", "_ctx", "name", "__weakref__")
-    __array_priority__ = 1000  # so that ``ndarray + Tensor`` calls Tensor.__radd__
+    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_hooks", "_view", "__weakref__")
+    __array_priority__ = 1000  # NumPy defers to Tensor (with __array_ufunc__ below)
+    __hash__ = object.__hash__  # identity, as torch: tensors are dict keys although == is element-wise
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        self.data = _as_array(data, dtype)
-        if requires_grad and self.data.dtype.kind != "f":
-            raise TypeError(f"requires_grad needs a floating dtype, got {self.data.dtype}")
+        if type(data) is not np.ndarray or dtype is not None:  # an op's output is a plain ndarray: kept cheap
+            data = _as_array(data, dtype)
+        self._data = data
+        if requires_grad and data.dtype.kind != "f":
+            raise TypeError(f"only Tensors of floating dtype can require gradients, got {data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._ctx = None  # the Function that produced this tensor, None for a leaf
-        self.name = None
+        self._hooks = None  # a leaf's gradient hooks (a non-leaf's live on its Function)
+        self._view = None  # True: a view of another tensor's memory; "copy": view() had to copy
 
     # ----- plain properties -----
     @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        if isinstance(value, Tensor):
+            value = value._data
+        elif isinstance(value, np.generic):
+            value = np.asarray(value)
+        elif not (isinstance(value, np.ndarray) or backend.is_cupy_array(value)):
+            raise TypeError(f"Tensor.data must be set to an array or a Tensor, got {type(value).__name__}")
+        self._data = value
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def size(self) -> int:
-        return self.data.size
+        return self._data.ndim
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        """"cpu" or "cuda:N": a string (PyTorch returns a ``torch.device`` object)."""
+        return backend.device_of(self._data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return backend.is_cupy_array(self._data)
 
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
-    def __len__(self) -> int:
-        return len(self.data)
+    @property
+    def grad_fn(self):
+        """The Function that made this tensor (PyTorch's ``grad_fn``), None for a leaf."""
+        return self._ctx
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -146,126 +143,134 @@ class Tensor:
         body = np.array2string(self.numpy(), precision=4, separator=", ", threshold=20)
         return f"tensor({body}, dtype={self.dtype}{dev}{grad})"
 
+    def __format__(self, spec):  # f"{loss:.4f}" on a one-element tensor, as torch
+        if self._data.ndim == 0 or (spec and self._data.size == 1):
+            return format(self.item(), spec)
+        return object.__format__(self, spec) if spec else repr(self)
+
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
         return arr if dtype is None else arr.astype(dtype)
 
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy meeting a Tensor: ``array + t`` runs tinycnn's op (a Tensor, as ``t + array``); an in-place NumPy
+        update such as ``p.data -= lr * p.grad`` runs on the raw arrays, so ``p.data`` stays the same ndarray."""
+        op = _UFUNC_OPS.get(ufunc) if method == "__call__" and not kwargs else None
+        if op is not None:
+            return op(*inputs)
+        inputs = tuple(x._data if isinstance(x, Tensor) else x for x in inputs)
+        if "out" in kwargs:
+            kwargs["out"] = tuple(o._data if isinstance(o, Tensor) else o for o in kwargs["out"])
+        return getattr(ufunc, method)(*inputs, **kwargs)
+
+    def __bool__(self) -> bool:
+        if self._data.size != 1:
+            values = "no values" if self._data.size == 0 else "more than one value"
+            raise RuntimeError(f"Boolean value of Tensor with {values} is ambiguous")
+        return bool(self.item())
+
+    def _scalar(self):
+        if self._data.size != 1:
+            raise ValueError(f"only one element tensors can be converted to Python scalars, got shape {self.shape}")
+        return self.item()
+
+    def __int__(self) -> int:
+        return int(self._scalar())
+
+    def __float__(self) -> float:
+        return float(self._scalar())
+
+    def __index__(self) -> int:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (copied from the GPU when on CUDA)."""
-        return backend.to_device(self.data, "cpu")
+        """The data as a NumPy array: the same memory on the CPU (as ``torch.Tensor.numpy``), a copy from the GPU.
+        Difference from PyTorch: allowed on a tensor that requires grad and on a GPU tensor (PyTorch raises)."""
+        return backend.to_device(self._data, "cpu")
 
     def item(self):
         """The value of a one-element tensor as a Python number. Raises ValueError for more elements."""
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
-    def detach(self) -> "Tensor":
-        """A new leaf sharing this tensor's data, cut from the graph."""
-        return Tensor(self.data)
+    def tolist(self):
+        """The values as nested Python lists (a number for a 0-d tensor), as ``torch.Tensor.tolist``."""
+        return self.numpy().tolist()
 
-    def to(self, device) -> "Tensor":
-        """This tensor on ``device`` ("cpu", "cuda", "cuda:N"); ``self`` when already there. Keeps requires_grad."""
-        data = backend.to_device(self.data, device)
-        if data is self.data:
-            return self
-        return Tensor(data, requires_grad=self.requires_grad)
+    # ----- autograd -----
+    def detach(self) -> "Tensor":
+        """A new leaf sharing this tensor's data, cut from the graph (``torch.Tensor.detach``)."""
+        return Tensor(self._data)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place and return self (``torch.Tensor.requires_grad_``).
+
+        Raises TypeError for a non-floating tensor, RuntimeError to turn it off on a non-leaf (as PyTorch).
+        """
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"requires_grad_: requires_grad must be a bool, got {type(requires_grad).__name__}")
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(f"only Tensors of floating dtype can require gradients, got {self._data.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; use detach() to get a "
+                               "tensor that does not require grad")
+        self.requires_grad = bool(requires_grad)
+        return self
 
     def zero_grad(self) -> None:
         self.grad = None
 
-    # ----- the backward pass -----
-    def backward(self, grad=None) -> None:
-        """Compute the gradient of this tensor with respect to every leaf that requires grad.
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Compute the gradient of this tensor with respect to every leaf that requires grad
+        (``torch.Tensor.backward``; see ``tinycnn.autograd.backward``).
 
         Args:
-            grad: gradient of some scalar with respect to this tensor (same shape); may be omitted only when
-                this tensor holds a single element, in which case it is 1.
-
-        Leaves' ``.grad`` accumulate (``+=``) as in PyTorch; the graph is kept, so calling backward twice without
-        zeroing doubles the leaf gradients. The walk is iterative: graphs thousands of ops deep do not hit
-        Python's recursion limit.
+            gradient: gradient of some scalar with respect to this tensor (same shape; a Tensor or an array); may be
+                omitted only when this tensor holds a single element, in which case it is 1.
+            retain_graph: accepted; tinycnn always keeps the graph, so a second backward works where PyTorch
+                raises without ``retain_graph=True`` (more permissive, never a different result).
+            create_graph: True (higher-order gradients) raises NotImplementedError.
+            inputs: optional tensors to accumulate into instead of every leaf.
 
         Raises:
-            RuntimeError: this tensor does not require grad.
-            ValueError: ``grad`` omitted for a non-scalar, or of the wrong shape.
+            RuntimeError: this tensor does not require grad, or a saved array was modified in place.
+            ValueError: ``gradient`` omitted for a non-scalar, or of the wrong shape.
         """
-        if not self.requires_grad:
-            raise RuntimeError("backward() called on a tensor that does not require grad (did you use no_grad?)")
-        xp = backend.get_array_module(self.data)
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(f"backward() without grad needs a one-element tensor, got shape {self.shape}")
-            grad = xp.ones_like(self.data)
-        else:
-            grad = _as_array(grad, self.data.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"grad must have shape {self.shape}, got {grad.shape}")
+        _autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
-        root = self if self._ctx is None else self._ctx
-        grads = {id(root): grad}
-        for node in _topological_order(root):
-            g = grads.pop(id(node), None)
-            if g is None:  # no path from the output reaches this node through a differentiable input
-                continue
-            if isinstance(node, Tensor):  # a leaf: accumulate, never aliasing an array that someone else holds
-                node.grad = Tensor(_owned(g) if node.grad is None else node.grad.data + g)
-                continue
-            input_grads = node.backward(g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, pg, shape in zip(node.parents, input_grads, node.input_shapes):
-                if pg is None or parent is None:
-                    continue
-                if pg.shape != shape:  # a wrong backward must fail here, not three layers later
-                    raise RuntimeError(
-                        f"{type(node).__name__}.backward returned a gradient of shape {pg.shape} "
-                        f"for an input of shape {shape}")
-                prev = grads.get(id(parent))
-                grads[id(parent)] = pg if prev is None else prev + pg
-            input_grads = pg = None  # hold no reference to a gradient past its step: _owned counts them
-
-    # Arithmetic operators, reductions and shape methods are attached by tinycnn.functional (see module doc).
+    # Arithmetic operators, reductions, shape, casting and in-place methods are attached by tinycnn.functional.
 
 
-def _owned(g):
-    """``g`` itself when nothing else can reach it, else a copy: the array a leaf's ``.grad`` may keep.
-
-    A backward usually returns a fresh array, and copying it would cost time and, for VGG-16's 411 MB fc6 weight
-    gradient, as much memory again. But a gradient may be shared: Add hands the same array to both inputs,
-    Reshape a view of it, and the caller of ``backward(grad)`` keeps theirs. So g is kept only if it is not a
-    view (``base`` is None) and no other name or container refers to it (CPython's reference count: the argument
-    and the caller's variable), as PyTorch steals a gradient nobody else uses. A copy keeps g's memory order
-    ("K": a conv input's gradient lies (C, H, W, N)), so it is a plain copy, not a transpose.
-    """
-    if g.base is None and sys.getrefcount(g) <= 3:  # 3: the caller's name, this argument, getrefcount's own
-        return g
-    return g.copy(order="K")
+# ufunc -> the tinycnn op NumPy runs for ``ndarray <op> Tensor`` (filled by tinycnn.functional)
+_UFUNC_OPS: dict = {}
 
 
-def _topological_order(root) -> list:
-    """The graph's nodes reachable from ``root``, each after every node that uses it: Functions, and the leaf
-    Tensors that require grad.
+class DimensionError(IndexError, ValueError):
+    """A dim out of range: an IndexError, as PyTorch's "Dimension out of range", and a ValueError, as tinycnn's
+    argument errors."""
 
-    An iterative depth-first search (an explicit stack instead of recursion) so deep graphs are fine.
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if isinstance(node, Function):
-            for parent in node.parents:
-                if parent is not None and id(parent) not in visited:
-                    stack.append((parent, False))
-    order.reverse()  # post-order reversed: outputs before the inputs they were computed from
-    return order
+
+def _dim_index(dim, ndim, op, name="dim", shape=None):
+    """``dim`` as a non-negative index into a shape of ``ndim`` dims (negative counts from the end; a 0-d tensor
+    takes 0 and -1, as PyTorch). Raises DimensionError out of range (naming the argument ``name`` and the input's
+    ``shape``), TypeError for a non-int."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be an int, got {type(dim).__name__}")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        where = f"x of shape {tuple(shape)}" if shape is not None else f"a tensor of {ndim} dimensions"
+        raise DimensionError(f"{op}: {name} {dim} (NumPy's axis {dim}) is out of range for {where}: expected a "
+                             f"value in [{-n}, {n - 1}] (PyTorch: Dimension out of range)")
+    return int(dim) % n
 
 
 def unbroadcast(grad, shape: tuple):
@@ -291,9 +296,9 @@ class Function:
     Subclasses implement
 
     * ``forward(self, *arrays, **params) -> array``: raw NumPy/CuPy arrays in, one array out; it saves on
-      ``self`` what backward needs;
+      ``self`` what backward needs (only what ``self.needs_input_grad`` asks for, where that saves memory);
     * ``backward(self, grad_output) -> tuple``: one gradient array per array input of forward, each of that
-      input's shape, or None where not needed (``self.needs_input_grad[i]`` is False).
+      input's shape and dtype, or None where not needed (``self.needs_input_grad[i]`` is False).
 
     ``Function.apply(*inputs, **params)`` wraps the arrays of its Tensor inputs, runs forward and, when grad mode
     is on and an input requires grad, records the node on the output tensor (``out._ctx``). For each input the
@@ -303,24 +308,32 @@ class Function:
     backward (ResNet-50 keeps each batch norm's output and each residual sum only while the next op runs).
     """
 
-    __slots__ = ("parents", "input_shapes", "needs_input_grad", "__dict__")
+    __slots__ = ("parents", "input_shapes", "needs_input_grad", "_epoch", "__dict__")
+    _out_hooks = None  # hooks on the output tensor (register_hook on a non-leaf), set per node when used
+    _retain = None  # weakref to the output tensor whose .grad is retained (retain_grad)
 
     @classmethod
     def apply(cls, *inputs, **params) -> Tensor:
         fn = cls()
-        for i, t in enumerate(inputs):
-            if not isinstance(t, Tensor):
-                raise TypeError(f"{cls.__name__}: input {i} must be a Tensor, got {type(t).__name__}")
-        arrays = [t.data for t in inputs]
-        _check_same_device(cls.__name__, inputs)
-        record = _grad_enabled and any(t.requires_grad for t in inputs)
-        fn.needs_input_grad = tuple(record and t.requires_grad for t in inputs)
+        try:
+            arrays = [t._data for t in inputs]
+        except AttributeError:
+            bad = next(i for i, t in enumerate(inputs) if not isinstance(t, Tensor))
+            raise TypeError(f"{cls.__name__}: input {bad} must be a Tensor, got {type(inputs[bad]).__name__}") from None
+        if len(arrays) > 1:
+            _check_same_device(cls.__name__, arrays)
+        record = False
+        if _grad_enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            record = True in needs
+        fn.needs_input_grad = needs if record else (False,) * len(arrays)
         out = Tensor(fn.forward(*arrays, **params))
         if record:
             out.requires_grad = True
             out._ctx = fn
             fn.parents = tuple([(t if t._ctx is None else t._ctx) if t.requires_grad else None for t in inputs])
-            fn.input_shapes = tuple([t.data.shape for t in inputs])
+            fn.input_shapes = tuple([a.shape for a in arrays])
+            fn._epoch = _epoch
         return out
 
     def forward(self, *arrays, **params):  # pragma: no cover - abstract
@@ -329,18 +342,45 @@ class Function:
     def backward(self, grad_output):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @classmethod
+    def name(cls) -> str:
+        """The node's name, as PyTorch's ``grad_fn.name()`` ("MulBackward")."""
+        return f"{cls.__name__}Backward"
 
-def _check_same_device(op: str, inputs) -> None:
-    if len(inputs) < 2 or all(type(t.data) is np.ndarray for t in inputs):  # all on the CPU: nothing to check
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class ViewFunction(Function):
+    """A Function whose output shares its first input's memory (reshape, transpose, basic indexing...).
+
+    The output is marked as a view: an in-place op on it inside a graph raises (PyTorch replays views; tinycnn
+    does not), and the node remembers the storage it views, so backward raises if that storage was changed in
+    place after the view was taken (the view's gradient would not see the change).
+    """
+
+    @classmethod
+    def apply(cls, *inputs, **params) -> Tensor:
+        out = Function.apply.__func__(cls, *inputs, **params)
+        root = _autograd.storage_root(out._data)
+        if root is _autograd.storage_root(inputs[0]._data):  # NumPy's reshape copies when the memory order forbids
+            out._view = True
+            if out._ctx is not None:
+                out._ctx._root_id = id(root)
+        return out
+
+
+def _check_same_device(op: str, arrays) -> None:
+    for a in arrays:
+        if type(a) is not np.ndarray:
+            break
+    else:  # all on the CPU: nothing to check
         return
-    devices = {backend.device_of(t.data) for t in inputs}
+    devices = {backend.device_of(a) for a in arrays}
     if len(devices) > 1:
         raise backend.DeviceError(f"{op}: inputs are on different devices {sorted(devices)}; move them with .to()")
 
 
-def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
-    """Make a Tensor from array-like ``data`` (as ``torch.tensor``), optionally on ``device``."""
-    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
-    if device is not None:
-        t.data = backend.to_device(t.data, device)
-    return t
+# The engine, grad modes and hooks live in autograd.py, which imports Tensor and Function from here.
+from . import autograd as _autograd  # noqa: E402
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401

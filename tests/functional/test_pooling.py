@@ -154,7 +154,7 @@ def test_max_pool2d_gradient_does_not_depend_on_memory_layouts(kernel_size, stri
                 3, 0, 1, 2)
             x = tc.Tensor(x_data, requires_grad=True)
             y = F.max_pool2d(x, kernel_size, stride)
-            g = np.sin(np.arange(y.size)).reshape(y.shape)
+            g = np.sin(np.arange(y.numel())).reshape(y.shape)
             if g_layout == "chwn":
                 g = np.ascontiguousarray(g.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
             y.backward(g)

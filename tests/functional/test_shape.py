@@ -61,17 +61,36 @@ def test_reshape_errors():
         F.reshape(np.ones(6), (2, 3))
 
 
-# --- transpose -----------------------------------------------------------------------------------------------
+# --- permute and transpose --------------------------------------------------------------------------------
 
 @given(shape=shapes, seed=seeds, data_=st.data())
-def test_transpose(shape, seed, data_):
+def test_permute(shape, seed, data_):
     perm = data_.draw(st.permutations(list(range(len(shape)))))
-    perm = tuple(a - len(shape) if data_.draw(st.booleans()) else a for a in perm)  # negative axes too
+    perm = tuple(a - len(shape) if data_.draw(st.booleans()) else a for a in perm)  # negative dims too
     x_np = data(seed, shape)
     x = t64(x_np)
-    np.testing.assert_array_equal(F.transpose(x, perm).numpy(), np.transpose(x_np, perm))
-    np.testing.assert_array_equal(F.transpose(x).numpy(), x_np.T)
-    assert tc.gradcheck(lambda t: F.transpose(t, perm), [x])
+    np.testing.assert_array_equal(F.permute(x, perm).numpy(), np.transpose(x_np, perm))
+    np.testing.assert_array_equal(x.permute(*perm).numpy(), np.transpose(x_np, perm))
+    assert tc.gradcheck(lambda t: F.permute(t, perm), [x])
+
+
+@given(shape=shapes, seed=seeds, data_=st.data())
+def test_transpose_swaps_two_dims(shape, seed, data_):
+    # PyTorch's transpose(dim0, dim1): a swap, not NumPy's permutation
+    nd = len(shape)
+    d0, d1 = data_.draw(st.integers(-nd, nd - 1)), data_.draw(st.integers(-nd, nd - 1))
+    x_np = data(seed, shape)
+    x = t64(x_np)
+    np.testing.assert_array_equal(F.transpose(x, d0, d1).numpy(), np.swapaxes(x_np, d0, d1))
+    np.testing.assert_array_equal(x.transpose(d0, d1).numpy(), np.swapaxes(x_np, d0, d1))
+    assert tc.gradcheck(lambda t: F.transpose(t, d0, d1), [x])
+
+
+def test_transpose_0_1_of_a_matrix_transposes_it():
+    # Regression: transpose followed NumPy (a permutation), so transpose(0, 1) of a 2-D tensor did nothing.
+    x = t64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(x.transpose(0, 1).numpy(), [[1, 4], [2, 5], [3, 6]])
+    np.testing.assert_array_equal(F.transpose(x, 1, 0).numpy(), [[1, 4], [2, 5], [3, 6]])
 
 
 def test_transpose_hand_values():
@@ -82,10 +101,18 @@ def test_transpose_hand_values():
 
 
 @pytest.mark.parametrize("axes", [(0, 0), (0,), (0, 2), (-3, 0)])
-def test_transpose_errors(axes):
+def test_permute_errors(axes):
     # Regression for (0, 2) and (-3, 0): out-of-range axes were wrapped modulo ndim into a valid permutation.
     with pytest.raises(ValueError, match=r"permutation.*\(2, 3\)"):
-        F.transpose(t64(np.ones((2, 3))), axes)
+        F.permute(t64(np.ones((2, 3))), axes)
+
+
+def test_transpose_errors():
+    x = t64(np.ones((2, 3)))
+    with pytest.raises(IndexError, match=r"dim1 2 .*out of range.*\(2, 3\)"):
+        F.transpose(x, 0, 2)
+    with pytest.raises(TypeError, match="dim1"):
+        x.transpose(0)  # NumPy's one-argument form is not PyTorch's
 
 
 # --- flatten -------------------------------------------------------------------------------------------------
@@ -106,22 +133,26 @@ def test_flatten(shape, seed, data_):
     assert tc.gradcheck(lambda t: F.flatten(t, start, end), [x])
 
 
-def test_flatten_defaults_keep_the_batch_axis():
+def test_flatten_defaults_flatten_everything_as_torch():
+    # Regression: Tensor.flatten() kept dim 0, so an MSE on model(X).flatten() broadcast to (N, N).
     x = t64(np.arange(24.0).reshape(2, 3, 4))
-    assert F.flatten(x).shape == (2, 12)
-    assert x.flatten().shape == (2, 12)
-    assert F.flatten(x, 0).shape == (24,)
+    assert F.flatten(x).shape == (24,)
+    assert x.flatten().shape == (24,)
+    assert tc.flatten(x).shape == (24,)
+    assert F.flatten(x, 1).shape == (2, 12)
+    assert x.flatten(1).shape == (2, 12)
     assert F.flatten(t64(5.0)).shape == (1,)
+    assert tc.nn.Flatten()(x).shape == (2, 12)  # the module keeps the batch (start_dim=1), as torch.nn.Flatten
 
 
 def test_flatten_errors():
     x = t64(np.ones((2, 3, 4)))
-    with pytest.raises(ValueError, match=r"start_axis \(2\).*end_axis \(1\).*\(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"start_dim \(2\).*end_dim \(1\).*\(2, 3, 4\)"):
         F.flatten(x, 2, 1)
     # Regression: out-of-range axes were wrapped modulo ndim (start_axis 4 of a 3-D tensor acted as 1).
-    with pytest.raises(ValueError, match=r"start_axis 4 .*out of range.*\(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"start_dim 4 .*out of range.*\(2, 3, 4\)"):
         F.flatten(x, 4)
-    with pytest.raises(ValueError, match=r"end_axis -4 .*out of range.*\(2, 3, 4\)"):
+    with pytest.raises(ValueError, match=r"end_dim -4 .*out of range.*\(2, 3, 4\)"):
         F.flatten(x, 0, -4)
 
 
@@ -146,12 +177,29 @@ def test_concat(shape, seed, data_):
 
 def test_concat_gradient_splits_by_channel():
     a, b = t64(np.ones((1, 1, 2, 2))), t64(np.ones((1, 2, 2, 2)))
-    y = F.concat([a, b])  # channels by default
+    y = F.concat([a, b], dim=1)
     assert y.shape == (1, 3, 2, 2)
     g = np.arange(12.0).reshape(1, 3, 2, 2)
     y.backward(g)
     np.testing.assert_array_equal(a.grad.numpy(), g[:, :1])
     np.testing.assert_array_equal(b.grad.numpy(), g[:, 1:])
+
+
+def test_cat_joins_dim_0_by_default_as_torch():
+    a, b = t64(np.ones((1, 2))), t64(np.zeros((3, 2)))
+    assert F.concat([a, b]).shape == (4, 2) and tc.cat([a, b]).shape == (4, 2)
+    assert tc.cat((a, b), 0).shape == (4, 2) and tc.cat([a, a], dim=1).shape == (1, 4)
+
+
+def test_cat_promotes_dtypes_and_sends_each_gradient_in_its_dtype():
+    a, b = t64([1.0, 2.0]), tc.Tensor(np.array([3.0], dtype=np.float32), requires_grad=True)
+    y = tc.cat([a, b])
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y.numpy(), [1.0, 2.0, 3.0])
+    (y * y).sum().backward()
+    assert a.grad.dtype == np.float64 and b.grad.dtype == np.float32
+    np.testing.assert_array_equal(b.grad.numpy(), [6.0])
+    assert tc.cat([tc.tensor([1]), tc.tensor([0.5])]).dtype == np.float32  # int64 with float32: float32
 
 
 def test_concat_constant_input_gets_no_grad():
@@ -165,48 +213,67 @@ def test_concat_errors():
     with pytest.raises(ValueError) as info:
         F.concat([a, t64(np.ones((4, 4)))], axis=0)
     msg = str(info.value)
-    assert "tensors[1]" in msg and "(4, 4)" in msg and "(2, 3)" in msg and "axis 0" in msg
+    assert "tensors[1]" in msg and "(4, 4)" in msg and "(2, 3)" in msg and "dim 0" in msg
     with pytest.raises(ValueError, match="tensors.*(2, 3, 1)"):
         F.concat([a, t64(np.ones((2, 3, 1)))], axis=0)
     with pytest.raises(ValueError, match="empty"):
         F.concat([])
     with pytest.raises(TypeError, match=r"tensors\[1\] must be a Tensor"):
         F.concat([a, np.ones((2, 3))], axis=0)
-    with pytest.raises(TypeError, match="dtype"):
-        F.concat([a, tc.Tensor(np.ones((2, 3), dtype=np.float32))], axis=0)
+    with pytest.raises(TypeError, match="list or tuple"):
+        F.concat(a)
     # Regression: axis 2 of 2-D tensors was wrapped to axis 0.
-    with pytest.raises(ValueError, match=r"axis 2 is out of range.*\(2, 3\)"):
+    with pytest.raises(ValueError, match=r"dim 2 .*out of range.*\(2, 3\)"):
         F.concat([a, a], axis=2)
 
 
 # --- pad -----------------------------------------------------------------------------------------------------
+
+def _torch_pad(pad_width):
+    """NumPy's ((before, after) per dim) as torch.nn.functional.pad's flat tuple, last dim first."""
+    return tuple(v for lo_hi in reversed(pad_width) for v in lo_hi)
+
 
 @given(shape=shapes, seed=seeds, data_=st.data(), value=st.sampled_from([0.0, -1.5, 2.0]))
 def test_pad(shape, seed, data_, value):
     pad_width = tuple((data_.draw(st.integers(0, 2)), data_.draw(st.integers(0, 2))) for _ in shape)
     x_np = data(seed, shape)
     x = t64(x_np)
-    y = F.pad(x, pad_width, value)
+    y = F.pad(x, _torch_pad(pad_width), value=value)
     np.testing.assert_array_equal(y.numpy(), np.pad(x_np, pad_width, constant_values=value))
-    assert tc.gradcheck(lambda t: F.pad(t, pad_width, value), [x])
+    assert tc.gradcheck(lambda t: F.pad(t, _torch_pad(pad_width), value=value), [x])
 
 
 def test_pad_hand_values():
     x = t64([[1.0, 2.0]])
-    y = F.pad(x, ((1, 0), (0, 2)))
+    y = F.pad(x, (0, 2, 1, 0))  # (left, right) of the last dim, then (top, bottom)
     np.testing.assert_array_equal(y.numpy(), [[0, 0, 0, 0], [1, 2, 0, 0]])
     y.backward(np.arange(8.0).reshape(2, 4))
     np.testing.assert_array_equal(x.grad.numpy(), [[4.0, 5.0]])
+    assert F.pad(x, (1, 1)).shape == (1, 4)  # only the last dim
+
+
+def test_negative_pad_crops_as_torch():
+    x = t64(np.arange(12.0).reshape(3, 4))
+    y = F.pad(x, (-1, 1, 0, -2), value=9.0)
+    np.testing.assert_array_equal(y.numpy(), [[1, 2, 3, 9]])
+    assert tc.gradcheck(lambda t: F.pad(t, (-1, 1, 0, -2), value=9.0), [x])
 
 
 def test_pad_errors():
     x = t64(np.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"pad_width.*non-negative.*\(-1, 0\)"):
-        F.pad(x, ((-1, 0), (0, 0)))
-    with pytest.raises(ValueError, match=r"pad_width must be 2 .*\(\(1, 1\),\)"):
-        F.pad(x, ((1, 1),))
+    with pytest.raises(ValueError, match="divisible by 2"):
+        F.pad(x, (1,))
+    with pytest.raises(ValueError, match="at most twice"):
+        F.pad(x, (1, 1, 1, 1, 1, 1))
+    with pytest.raises(TypeError, match=r"flat tuple.*\(\(1, 1\), \(0, 0\)\)"):
+        F.pad(x, ((1, 1), (0, 0)))  # NumPy's pad_width is not torch's
+    with pytest.raises(ValueError, match=r"padded size of dim 1 would be -1"):
+        F.pad(x, (-2, -2))
+    with pytest.raises(NotImplementedError, match="reflect"):
+        F.pad(x, (1, 1), mode="reflect")
     with pytest.raises(TypeError, match="x must be a Tensor"):
-        F.pad(np.ones(2), ((1, 1),))
+        F.pad(np.ones(2), (1, 1))
 
 
 # --- getitem -------------------------------------------------------------------------------------------------

@@ -178,7 +178,7 @@ def test_small_paper_variant_matches_torch(rng):
     # He-scaled weights and small random biases, so that the logits depend on the input (with the paper's init
     # the biases of 1 dominate and every input gives almost the same logits)
     for layer in leaf_layers(model, (nn.Conv2d, nn.Linear)):
-        fan_in = layer.weight.size // layer.weight.shape[0]
+        fan_in = layer.weight.numel() // layer.weight.shape[0]
         layer.weight.data[...] = rng.standard_normal(layer.weight.shape) * np.sqrt(2 / fan_in)
         layer.bias.data[...] = rng.standard_normal(layer.bias.shape) * 0.1
     ours = list(model.parameters())

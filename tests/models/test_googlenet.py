@@ -45,7 +45,7 @@ def small():
 
 
 def count(module):
-    return sum(p.size for p in module.parameters())
+    return sum(p.numel() for p in module.parameters())
 
 
 def test_parameter_counts(full, no_aux):

@@ -20,7 +20,7 @@ def test_parameter_count_61706():
     by_hand = (6 * 1 * 5 * 5 + 6) + (16 * 6 * 5 * 5 + 16) + (400 * 120 + 120) + (120 * 84 + 84) + (84 * 10 + 10)
     assert by_hand == 61_706
     assert model.num_parameters() == 61_706
-    assert sum(p.size for p in model.parameters()) == 61_706
+    assert sum(p.numel() for p in model.parameters()) == 61_706
 
 
 def test_output_shape(rng):

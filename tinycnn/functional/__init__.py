@@ -1,19 +1,43 @@
 """The ops of tinycnn, one file per family, each a ``Function`` with forward and backward side by side.
 
-``import tinycnn.functional as F`` then ``F.conv2d(x, weight, bias, stride=1, padding=0)``, as in PyTorch.
+``import tinycnn.functional as F`` then ``F.conv2d(x, weight, bias, stride=1, padding=0)``, as in PyTorch. The
+tensor-level functions (reductions, comparisons, shape ops, creation) are here too, and at the top level
+(``tinycnn.sum``, ``tinycnn.cat``...), with ``torch``'s signatures. Importing this package installs the operators and
+methods on ``Tensor``.
 """
+from . import cast as _cast  # noqa: F401  (dtype methods: .float(), .to() ...)
 from .activation import log_softmax, relu, scaled_tanh, sigmoid, softmax, tanh
+from .compare import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, eq, equal, ge, gt, isclose,
+                      isfinite, isinf, isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, ne, where)
 from .conv import col2im, conv2d, conv_output_size, im2col
+from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace,
+                       numel, ones, ones_like, rand, rand_like, randint, randn, randn_like, tensor, zeros,
+                       zeros_like)
+from .elementwise import abs, clamp, clip, exp, log, maximum, minimum, sign, sqrt, square
+from .join import cat, chunk, concat, pad, split, stack
 from .loss import cross_entropy, nll_loss
+from .math import add, div, linear, matmul, mm, mul, neg, sub, true_divide
 from .normalization import batch_norm, local_response_norm
-from .math import add, div, exp, linear, log, matmul, mean, mul, neg, pow, sub, sum
+from .power import floor_divide, pow, remainder
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d, pool_output_size
+from .reduction import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var
 from .regularization import dropout
-from .shape import concat, flatten, getitem, pad, reshape, transpose
+from .shape import (clone, contiguous, expand, flatten, getitem, permute, repeat, reshape, squeeze, t, transpose,
+                    unsqueeze, view)
+from . import inplace as _inplace  # noqa: F401,E402  (in-place methods: add_, zero_, x[i] = v ...)
+from . import methods as _methods  # noqa: F401,E402  (softmax/log_softmax methods)
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "exp", "log", "linear",
-    "reshape", "transpose", "flatten", "concat", "pad", "getitem",
+    "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "neg", "pow", "matmul", "mm", "linear",
+    "exp", "log", "sqrt", "abs", "sign", "square", "clamp", "clip", "maximum", "minimum",
+    "sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or", "logical_xor", "bitwise_not",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "isnan", "isfinite", "isinf", "where", "isclose", "allclose", "equal",
+    "reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "expand", "repeat", "t", "getitem",
+    "clone", "contiguous", "cat", "concat", "stack", "chunk", "split", "pad",
+    "tensor", "from_numpy", "as_tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "randn",
+    "rand", "randint", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "is_tensor",
+    "numel",
     "relu", "tanh", "sigmoid", "scaled_tanh", "softmax", "log_softmax",
     "cross_entropy", "nll_loss",
     "conv2d", "im2col", "col2im", "conv_output_size",

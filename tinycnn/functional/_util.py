@@ -1,4 +1,4 @@
-"""Small helpers shared by the op files: argument checking and lifting constants to tensors."""
+"""Small helpers shared by the op files: argument checking, pairs of ints, memory layouts."""
 from __future__ import annotations
 
 import numbers
@@ -29,24 +29,12 @@ def check_float(name: str, x: Tensor, op: str = "") -> None:
 
 
 def check_same_dtype(op: str, **tensors) -> None:
-    """Raise TypeError if floating tensors of different dtypes meet: an op never silently changes dtype."""
+    """Raise TypeError if tensors of different dtypes meet where PyTorch raises too (matmul, linear, conv2d, batch
+    norm; arithmetic promotes instead, see cast.py)."""
     dtypes = {name: t.dtype for name, t in tensors.items() if t is not None}
     if len(set(dtypes.values())) > 1:
         listed = ", ".join(f"{n}={d}" for n, d in dtypes.items())
-        raise TypeError(f"{op}: inputs must share one dtype, got {listed}; cast with Tensor(x.data.astype(...))")
-
-
-def lift(value, like: Tensor) -> Tensor:
-    """``value`` as a Tensor with the dtype and device of ``like`` (Python numbers and arrays become constants)."""
-    if isinstance(value, Tensor):
-        return value
-    if isinstance(value, numbers.Number) or hasattr(value, "shape") or isinstance(value, (list, tuple)):
-        xp = backend.get_array_module(like.data)
-        if like.dtype.kind in "iub" and xp.asarray(value).dtype.kind in "fc":  # casting would truncate 0.5 to 0
-            raise TypeError(f"cannot combine a {like.dtype} Tensor with the floating constant {value!r} without "
-                            f"changing its dtype; cast the tensor to a floating dtype first")
-        return Tensor(xp.asarray(value, dtype=like.dtype))
-    raise TypeError(f"cannot combine a Tensor with {type(value).__name__}")
+        raise TypeError(f"{op}: inputs must share one dtype, got {listed}; cast with .to(dtype), e.g. x.double()")
 
 
 def pair(name: str, value, op: str, minimum: int = 0) -> tuple:

@@ -1,17 +1,22 @@
-"""Elementwise arithmetic, matrix products, reductions and ``linear``.
+"""Elementwise arithmetic (+ - * /), matrix products and ``linear`` (``**``, ``//`` and ``%`` are in power.py).
 
 Each op is a ``Function`` with forward and backward side by side. Binary ops broadcast as NumPy does and reduce
-each gradient back to its input's shape with ``unbroadcast`` (PITFALLS P12).
+each gradient back to its input's shape with ``unbroadcast`` (PITFALLS P12). Their operands are promoted to a
+common dtype by PyTorch's rules first (``cast.py``): ``int64_tensor / 2`` is float32, ``uint8_tensor / 255.0``
+float32, float32 + float64 tensors float64. ``matmul`` and ``linear`` keep PyTorch's rule of raising on mixed dtypes.
 """
 from __future__ import annotations
 
 import numbers
 
-from .. import backend
-from ..tensor import Function, Tensor, unbroadcast
-from ._util import check_float, check_same_dtype, check_tensor, lift
+import numpy as np
 
-__all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "sum", "mean", "exp", "log", "linear"]
+from .. import backend
+from ..tensor import _UFUNC_OPS, Function, Tensor, unbroadcast
+from ._util import check_float, check_same_dtype, check_tensor
+from .cast import as_operand, promote
+
+__all__ = ["add", "sub", "mul", "div", "true_divide", "neg", "matmul", "mm", "linear"]
 
 
 class Add(Function):
@@ -34,23 +39,28 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(self, a, b):
-        self.a, self.b = a, b
+        # keep only what backward reads: a constant factor's partner is not needed (x * 0.5 saves 0.5 alone)
+        self.shapes = a.shape, b.shape
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b if self.needs_input_grad[0] else None
         return a * b
 
     def backward(self, g):
-        da = unbroadcast(g * self.b, self.a.shape) if self.needs_input_grad[0] else None
-        db = unbroadcast(g * self.a, self.b.shape) if self.needs_input_grad[1] else None
+        da = unbroadcast(g * self.b, self.shapes[0]) if self.needs_input_grad[0] else None
+        db = unbroadcast(g * self.a, self.shapes[1]) if self.needs_input_grad[1] else None
         return da, db
 
 
 class Div(Function):
     def forward(self, a, b):
-        self.a, self.b = a, b
+        self.shapes = a.shape, b.shape
+        self.a = a if self.needs_input_grad[1] else None
+        self.b = b if any(self.needs_input_grad) else None
         return a / b
 
     def backward(self, g):
-        da = unbroadcast(g / self.b, self.a.shape) if self.needs_input_grad[0] else None
-        db = unbroadcast(-g * self.a / (self.b * self.b), self.b.shape) if self.needs_input_grad[1] else None
+        da = unbroadcast(g / self.b, self.shapes[0]) if self.needs_input_grad[0] else None
+        db = unbroadcast(-g * self.a / (self.b * self.b), self.shapes[1]) if self.needs_input_grad[1] else None
         return da, db
 
 
@@ -60,20 +70,6 @@ class Neg(Function):
 
     def backward(self, g):
         return (-g,)
-
-
-class Pow(Function):
-    """``x ** exponent`` for a constant real exponent: d/dx = exponent * x ** (exponent - 1)."""
-
-    def forward(self, x, exponent):
-        self.x, self.exponent = x, exponent
-        return x ** exponent
-
-    def backward(self, g):
-        e = self.exponent
-        if e == 0:  # x**0 is constant; e * x**(e - 1) would be 0 * inf = NaN at x = 0
-            return (backend.get_array_module(g).zeros_like(g),)
-        return (g * (e * self.x ** (e - 1)).astype(g.dtype, copy=False),)
 
 
 class MatMul(Function):
@@ -103,60 +99,6 @@ class MatMul(Function):
         return da, db
 
 
-def _axes(axis, ndim):
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
-    for a in axes:  # never wrap an axis modulo ndim: axis 2 of a 2-D tensor is an error, as in NumPy
-        if not -ndim <= a < ndim:
-            raise ValueError(f"axis {a} is out of range for x with {ndim} dimensions")
-    return tuple(a % ndim for a in axes)
-
-
-class Sum(Function):
-    def forward(self, x, axis=None, keepdims=False):
-        self.shape, self.axes = x.shape, _axes(axis, x.ndim)
-        return x.sum(axis=self.axes, keepdims=keepdims)
-
-    def backward(self, g):
-        xp = backend.get_array_module(g)
-        kept = xp.reshape(g, [1 if i in self.axes else n for i, n in enumerate(self.shape)])
-        # a contiguous copy, not a read-only broadcast view: it may become a leaf's .grad
-        return (xp.broadcast_to(kept, self.shape).copy(),)
-
-
-class Mean(Sum):
-    def forward(self, x, axis=None, keepdims=False):
-        out = super().forward(x, axis, keepdims)
-        self.count = 1
-        for a in self.axes:
-            self.count *= x.shape[a]
-        return out / x.dtype.type(self.count)
-
-    def backward(self, g):
-        (dx,) = super().backward(g)
-        dx /= dx.dtype.type(self.count)
-        return (dx,)
-
-
-class Exp(Function):
-    def forward(self, x):
-        self.out = backend.get_array_module(x).exp(x)
-        return self.out
-
-    def backward(self, g):
-        return (g * self.out,)
-
-
-class Log(Function):
-    def forward(self, x):
-        self.x = x
-        return backend.get_array_module(x).log(x)
-
-    def backward(self, g):
-        return (g / self.x,)
-
-
 class Linear(Function):
     """``y = x @ weight.T + bias`` with x (*, in_features), weight (out_features, in_features): ``torch.nn.functional.linear``."""
 
@@ -176,60 +118,101 @@ class Linear(Function):
         return dx, dw, db
 
 
-# ----- the functional API: argument checks, then Function.apply -----
+# ----- the functional API: argument checks, type promotion, then Function.apply -----
 
-def _binary(fn, name, a, b):
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+def binary_operands(name, a, b, floating=False):
+    """``a`` and ``b`` (at least one a Tensor; the other may be a number, an array or a list) as Tensors of their
+    promoted dtype, checked to broadcast. The common cases (two tensors of one dtype, a float tensor and a Python
+    float) take a short path: this runs for every ``+`` and ``*``."""
+    if isinstance(a, Tensor):
+        if isinstance(b, Tensor):
+            da = a._data.dtype
+            if da != b._data.dtype or (floating and da.kind != "f"):
+                (a, b), _ = promote(name, a, b, floating=floating)
+        elif type(b) is float and a._data.dtype.kind == "f":  # x * 0.5: a constant of x's dtype
+            b = _constant(b, a)
+        else:
+            (a, b), _ = promote(name, a, as_operand(b, a, name), floating=floating)
+    elif isinstance(b, Tensor):
+        if type(a) is float and b._data.dtype.kind == "f":
+            a = _constant(a, b)
+        else:
+            (a, b), _ = promote(name, as_operand(a, b, name), b, floating=floating)
+    else:
         raise TypeError(f"{name}: at least one argument must be a Tensor, got {type(a).__name__}, {type(b).__name__}")
-    a = lift(a, b) if not isinstance(a, Tensor) else a
-    b = lift(b, a) if not isinstance(b, Tensor) else b
-    check_same_dtype(name, a=a, b=b)
-    try:
-        if a.shape != b.shape:
-            backend.np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(f"{name}: a of shape {a.shape} and b of shape {b.shape} "
-                         f"cannot be broadcast together") from None
-    return fn.apply(a, b)
+    sa, sb = a._data.shape, b._data.shape
+    if sa != sb and sa and sb:
+        try:
+            np.broadcast_shapes(sa, sb)
+        except ValueError:
+            raise ValueError(f"{name}: a of shape {sa} and b of shape {sb} cannot be broadcast together") from None
+    return a, b
 
 
-def add(a, b) -> Tensor:
-    """Elementwise ``a + b`` with broadcasting (``torch.add``). Either argument may be a Python number.
+def _constant(value: float, like: Tensor) -> Tensor:
+    data = like._data
+    xp = np if type(data) is np.ndarray else backend.get_array_module(data)
+    return Tensor(xp.asarray(value, dtype=data.dtype))
 
-    Raises TypeError when neither is a Tensor or their dtypes differ.
+
+def _scaled(name, b, alpha):
+    if alpha == 1:
+        return b
+    if not isinstance(alpha, numbers.Number) or isinstance(alpha, complex):
+        raise TypeError(f"{name}: alpha must be a number, got {type(alpha).__name__}")
+    return mul(b, alpha) if isinstance(b, Tensor) else b * alpha
+
+
+def add(a, b, *, alpha=1) -> Tensor:
+    """Elementwise ``a + alpha * b`` with broadcasting and PyTorch's type promotion (``torch.add``). Either
+    argument may be a Python number or an array.
+
+    Raises TypeError when neither is a Tensor, ValueError when the shapes do not broadcast.
     """
-    return _binary(Add, "add", a, b)
+    return Add.apply(*binary_operands("add", a, _scaled("add", b, alpha)))
 
 
-def sub(a, b) -> Tensor:
-    """Elementwise ``a - b`` with broadcasting (``torch.sub``)."""
-    return _binary(Sub, "sub", a, b)
+def _is_bool(v) -> bool:
+    return isinstance(v, (bool, np.bool_)) or (isinstance(v, Tensor) and v._data.dtype.kind == "b")
+
+
+def sub(a, b, *, alpha=1) -> Tensor:
+    """Elementwise ``a - alpha * b`` (``torch.sub``), as ``add``. Raises TypeError when either is bool, as PyTorch."""
+    if _is_bool(a) or _is_bool(b):
+        raise TypeError("sub: Subtraction, the `-` operator, with a bool tensor is not supported (as PyTorch); to "
+                        "invert a mask, use ~ or logical_not()")
+    return Sub.apply(*binary_operands("sub", a, _scaled("sub", b, alpha)))
 
 
 def mul(a, b) -> Tensor:
-    """Elementwise ``a * b`` with broadcasting (``torch.mul``)."""
-    return _binary(Mul, "mul", a, b)
+    """Elementwise ``a * b`` (``torch.mul``), as ``add``."""
+    return Mul.apply(*binary_operands("mul", a, b))
 
 
-def div(a, b) -> Tensor:
-    """Elementwise ``a / b`` with broadcasting (``torch.div``, true division)."""
-    return _binary(Div, "div", a, b)
+def div(a, b, *, rounding_mode=None) -> Tensor:
+    """Elementwise ``a / b`` (``torch.div``): true division, so integers give float32; ``rounding_mode="floor"`` or
+    ``"trunc"`` rounds the quotient (integers stay integers; the gradient is 0, as PyTorch's).
+
+    Raises ValueError for another rounding_mode, ZeroDivisionError for an integer division by zero.
+    """
+    if rounding_mode is None:
+        return Div.apply(*binary_operands("div", a, b, floating=True))
+    if rounding_mode not in ("floor", "trunc"):
+        raise ValueError(f"div: rounding_mode must be None, 'floor' or 'trunc', got {rounding_mode!r}")
+    from .power import RoundedDiv  # noqa: PLC0415 - power.py builds on this module
+
+    return RoundedDiv.apply(*binary_operands("div", a, b), mode=rounding_mode)
+
+
+true_divide = div
 
 
 def neg(x: Tensor) -> Tensor:
-    """``-x``."""
-    return Neg.apply(check_tensor("x", x, op="neg"))
-
-
-def pow(x: Tensor, exponent) -> Tensor:  # noqa: A001 - the field's name for it
-    """``x ** exponent`` for a Tensor ``x`` and a real constant ``exponent`` (``torch.pow`` with a scalar).
-
-    Raises TypeError when ``exponent`` is not a real number.
-    """
-    check_tensor("x", x, op="pow")
-    if not isinstance(exponent, numbers.Real) or isinstance(exponent, bool):
-        raise TypeError(f"pow: exponent must be a real number, got {type(exponent).__name__}")
-    return Pow.apply(x, exponent=exponent)
+    """``-x``. Raises TypeError for a bool tensor, as PyTorch (use ``~`` or ``logical_not``)."""
+    check_tensor("x", x, op="neg")
+    if x.dtype.kind == "b":
+        raise TypeError("neg: negation, the `-` operator, on a bool tensor is not supported; use ~ or logical_not")
+    return Neg.apply(x)
 
 
 def matmul(a: Tensor, b: Tensor) -> Tensor:
@@ -237,7 +220,7 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
 
     Shapes: (..., n, k) @ (..., k, m) -> (..., n, m); 1-D operands are promoted and the added axis removed.
 
-    Raises ValueError naming both shapes when the inner dimensions differ.
+    Raises ValueError naming both shapes when the inner dimensions differ, TypeError for two dtypes (as PyTorch).
     """
     check_tensor("a", a, op="matmul")
     check_tensor("b", b, op="matmul")
@@ -252,24 +235,11 @@ def matmul(a: Tensor, b: Tensor) -> Tensor:
     return MatMul.apply(a, b)
 
 
-def sum(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (an int, a tuple, or None for all), as ``numpy.sum``."""
-    return Sum.apply(check_tensor("x", x, op="sum"), axis=axis, keepdims=keepdims)
-
-
-def mean(x: Tensor, axis=None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (an int, a tuple, or None for all), as ``numpy.mean``."""
-    return Mean.apply(check_tensor("x", x, op="mean"), axis=axis, keepdims=keepdims)
-
-
-def exp(x: Tensor) -> Tensor:
-    """Elementwise e**x."""
-    return Exp.apply(check_tensor("x", x, op="exp"))
-
-
-def log(x: Tensor) -> Tensor:
-    """Elementwise natural logarithm (-inf at 0, NaN below 0, as NumPy)."""
-    return Log.apply(check_tensor("x", x, op="log"))
+def mm(a: Tensor, b: Tensor) -> Tensor:
+    """``torch.mm``: the product of two 2-D tensors. Raises ValueError for other shapes."""
+    check_tensor("a", a, ndim=2, op="mm")
+    check_tensor("b", b, ndim=2, op="mm")
+    return matmul(a, b)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -293,25 +263,33 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return Linear.apply(x, weight) if bias is None else Linear.apply(x, weight, bias)
 
 
+def _rmatmul(a, b):
+    return matmul(as_operand(b, a, "matmul"), a)
+
+
+def _ufunc_matmul(a, b):
+    """``ndarray @ Tensor`` (NumPy's matmul ufunc meeting a Tensor): the array as a constant operand."""
+    return matmul(a, as_operand(b, a, "matmul")) if isinstance(a, Tensor) else _rmatmul(b, a)
+
+
 # Operators on Tensor. Installed here, not in tensor.py, so that the autograd core imports no op (house plan).
 def _install_operators():
     T = Tensor
-    T.__add__ = lambda a, b: add(a, b)
+    T.__add__ = T.add = add
     T.__radd__ = lambda a, b: add(b, a)
-    T.__sub__ = lambda a, b: sub(a, b)
+    T.__sub__ = T.sub = sub
     T.__rsub__ = lambda a, b: sub(b, a)
-    T.__mul__ = lambda a, b: mul(a, b)
+    T.__mul__ = T.mul = mul
     T.__rmul__ = lambda a, b: mul(b, a)
-    T.__truediv__ = lambda a, b: div(a, b)
+    T.__truediv__ = T.div = T.divide = T.true_divide = div
     T.__rtruediv__ = lambda a, b: div(b, a)
-    T.__neg__ = neg
-    T.__pow__ = pow
-    T.__matmul__ = matmul
-    T.__rmatmul__ = lambda a, b: matmul(lift(b, a), a)
-    T.sum = sum
-    T.mean = mean
-    T.exp = exp
-    T.log = log
+    T.__neg__ = T.neg = T.negative = neg
+    T.__pos__ = lambda a: a
+    T.__matmul__ = T.matmul = matmul
+    T.__rmatmul__ = _rmatmul
+    T.mm = mm
+    _UFUNC_OPS.update({np.add: add, np.subtract: sub, np.multiply: mul, np.true_divide: div,
+                       np.matmul: _ufunc_matmul, np.negative: neg})
 
 
 _install_operators()

@@ -106,7 +106,7 @@ def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None = Non
     for name, v in (("running_mean", rm), ("running_var", rv), ("weight", weight), ("bias", bias)):
         if v is not None and tuple(v.shape) != (c,):
             raise ValueError(f"{op}: {name} must have shape ({c},) for x of shape {x.shape}, got {tuple(v.shape)}")
-    if training and x.size // c <= 1:
+    if training and x.numel() // c <= 1:
         raise ValueError(f"{op}: training needs more than 1 value per channel, got x of shape {x.shape}")
     if not training and (rm is None or rv is None):
         raise ValueError(f"{op}: evaluation (training=False) needs running_mean and running_var")

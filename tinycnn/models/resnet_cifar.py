@@ -58,7 +58,7 @@ class ZeroPadShortcut(nn.Module):
             raise ValueError(f"ZeroPadShortcut: expected {self.in_channels} channels, got x of shape {x.shape}")
         s = self.stride
         x = F.getitem(x, (slice(None), slice(None), slice(None, None, s), slice(None, None, s)))
-        return F.pad(x, ((0, 0), (0, self.out_channels - self.in_channels), (0, 0), (0, 0)))
+        return F.pad(x, (0, 0, 0, 0, 0, self.out_channels - self.in_channels))  # (W, H, C) pairs, last dim first
 
     def extra_repr(self):
         return f"{self.in_channels}, {self.out_channels}, stride={self.stride}"

@@ -132,7 +132,7 @@ class Module:
 
     def num_parameters(self, trainable_only: bool = True) -> int:
         """Number of scalar parameters (the figure papers quote)."""
-        return int(sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only))
+        return int(sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only))
 
     # ----- modes and devices -----
     def train(self, mode: bool = True) -> "Module":
