@@ -502,7 +502,7 @@ def tiny_residual_concat_net(num_classes: int = 5) -> "tc.nn.Module":
 def train_steps(model, optimizer_factory, batches, put, device=None, steps: int = 2):
     """``steps`` optimizer steps on ``batches`` (host (x, y) pairs) with ``put`` moving each to the device.
 
-    Returns the host losses and a host copy of the final state dict. ``device``: moves the model first.
+    Returns the host losses and a host copy of the final state dict (name -> ndarray). ``device``: moves the model first.
     """
     if device is not None:
         model.to(device)
@@ -517,4 +517,5 @@ def train_steps(model, optimizer_factory, batches, put, device=None, steps: int 
         loss.backward()
         optimizer.step()
         losses.append(to_host(loss.data))
-    return losses, model.state_dict(), optimizer
+    # a host copy: state_dict() values are Tensors sharing the parameters' (device) arrays, as PyTorch's
+    return losses, {k: backend.to_device(v.data, "cpu") for k, v in model.state_dict().items()}, optimizer

@@ -146,7 +146,7 @@ def _compare_training(build, batches, opt, device, steps=2):
     tc.manual_seed(0)  # dropout draws the same mask from the device's generator as from NumPy's above
     STATS["to_host"] = 0
     losses, state, optimizer = train_steps(model, OPTIMIZERS[opt], batches, to_strict, steps=steps)
-    assert STATS["to_host"] == len(state)  # state_dict() copies each array once; nothing else left the device
+    assert STATS["to_host"] == len(state)  # train_steps copies each state array once; nothing else left the device
     for p in model.parameters():
         assert isinstance(p.data, StrictArray)
     for s in optimizer.state:
