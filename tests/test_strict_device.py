@@ -149,9 +149,9 @@ def _compare_training(build, batches, opt, device, steps=2):
     assert STATS["to_host"] == len(state)  # train_steps copies each state array once; nothing else left the device
     for p in model.parameters():
         assert isinstance(p.data, StrictArray)
-    for s in optimizer.state:
+    for s in optimizer.state.values():  # keyed by parameter, values Tensors, as PyTorch's (issue 12)
         for key, value in s.items():
-            assert key == "step" or isinstance(value, StrictArray), f"optimizer state {key} left the device"
+            assert key == "step" or isinstance(value.data, StrictArray), f"optimizer state {key} left the device"
     np.testing.assert_array_equal(np.array(losses), np.array(losses_ref))
     assert list(state) == list(state_ref)
     for name in state:
