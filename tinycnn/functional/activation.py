@@ -130,7 +130,8 @@ class GELU(Function):
             t = self.t
             inner = dt(math.sqrt(2 / math.pi)) * (1 + dt(3 * 0.044715) * x * x)
             return (g * (dt(0.5) * (1 + t) + dt(0.5) * x * (1 - t * t) * inner),)
-        pdf = xp.exp(dt(-0.5) * x * x) * dt(1 / math.sqrt(2 * math.pi))
+        with np.errstate(under="ignore"):
+            pdf = xp.exp(dt(-0.5) * x * x) * dt(1 / math.sqrt(2 * math.pi))
         return (g * (self.cdf + x * pdf),)
 
 
@@ -154,11 +155,12 @@ def _erf(x):
     """The error function elementwise (NumPy has none; CuPy's lives in cupyx), by Cody's approximations."""
     xp = backend.get_array_module(x)
     y = xp.abs(x)
-    ysq = y * y
+    xs = xp.clip(x, -0.46875, 0.46875)  # each branch on its own range: no inf / inf where it is not used
+    ysq = xs * xs
     num, den = _ERF_A[4] * ysq, ysq
     for a, b in zip(_ERF_A[:3], _ERF_B[:3]):
         num, den = (num + a) * ysq, (den + b) * ysq
-    small = x * (num + _ERF_A[3]) / (den + _ERF_B[3])
+    small = xs * (num + _ERF_A[3]) / (den + _ERF_B[3])
     # erfc(y) = exp(-y^2) R(y) above 0.46875; y capped at 27, where erfc is 0 in double precision
     y = xp.minimum(xp.maximum(y, 0.46875), 27.0)
     num, den = _ERF_C[8] * y, y
@@ -172,7 +174,8 @@ def _erf(x):
     tail = (0.56418958354775628695 - z * (num + _ERF_P[4]) / (den + _ERF_Q[4])) / xp.maximum(y, 4.0)
     r = xp.where(y <= 4.0, mid, tail)
     t = xp.trunc(y * 16) / 16  # exp(-y^2) as exp(-t^2) exp(-(y - t)(y + t)): no rounding error in y^2
-    erfc = xp.exp(-t * t) * xp.exp(-(y - t) * (y + t)) * r
+    with np.errstate(under="ignore"):  # erfc(y) underflows to 0 for large y, correctly
+        erfc = xp.exp(-t * t) * xp.exp(-(y - t) * (y + t)) * r
     big = (0.5 - erfc) + 0.5
     big = xp.where(x < 0, -big, big)
     return xp.where(xp.abs(x) <= 0.46875, small, big).astype(x.dtype, copy=False)
