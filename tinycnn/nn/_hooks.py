@@ -11,6 +11,7 @@ return replacements for ``grad_input``.
 from __future__ import annotations
 
 import itertools
+import warnings
 from collections import OrderedDict
 
 from .. import backend
@@ -104,6 +105,7 @@ class _BackwardHookState:
         self.module, self.hooks = module, hooks
         self.n_inputs = 0
         self.input_index = None  # positions of the tensor arguments that require grad; None: no input needs grad
+        self.zero_inputs = []
         self.grad_outputs = None
         self.n_outputs = 0
         self.output_index = ()
@@ -116,6 +118,8 @@ class _BackwardHookState:
         if not index or not is_grad_enabled():
             return args
         self.input_index = index
+        # PyTorch hands the hooks zeros for the other tensor arguments (its identity wraps every tensor)
+        self.zero_inputs = [(i, a) for i, a in enumerate(args) if isinstance(a, Tensor) and not a.requires_grad]
         tensors = [args[i] for i in index]
         if len(tensors) == 1:
             wrapped = [_InputHook.apply(tensors[0], state=self)]
@@ -149,6 +153,8 @@ class _BackwardHookState:
         grad_input = [None] * self.n_inputs
         for i, g in zip(self.input_index, grads):
             grad_input[i] = Tensor(g)
+        for i, a in self.zero_inputs:
+            grad_input[i] = Tensor(backend.get_array_module(a.data).zeros_like(a.data))
         grad_input = tuple(grad_input)
         grad_output = tuple(self.grad_outputs) if self.grad_outputs is not None else (None,) * self.n_outputs
         for hook in self.hooks:
@@ -189,7 +195,9 @@ class _BackwardHookState:
         self.grad_outputs[index] = Tensor(g)
         self.outputs_seen += 1
         if self.input_index is None and self.outputs_seen == len(self.output_index):
-            # no input requires grad: PyTorch calls the hooks now, with grad_input all None
+            # no input requires grad: PyTorch calls the hooks now, with grad_input all None, and warns
+            warnings.warn("Full backward hook is firing when gradients are computed with respect to module outputs "
+                          "since no inputs require gradients.", UserWarning, stacklevel=2)
             grad_input, grad_output = (None,) * self.n_inputs, tuple(self.grad_outputs)
             for hook in self.hooks:
                 result = hook(self.module, grad_input, grad_output)
