@@ -88,11 +88,13 @@ class _ClassLoss(Function):
             safe = xp.where(valid, t, 0)
             rows_i = xp.arange(m)
             w_i = valid.astype(x.dtype) if w_c is None else w_c[safe] * valid
-            coef = xp.zeros((m, c), dtype=x.dtype)
-            coef[rows_i, safe] = w_i * (1 - eps)
             # the picked entry alone, not sum_c coef_c logp_c: a -inf logit elsewhere must not give 0 * -inf
-            losses = -(logp[rows_i, safe] * coef[rows_i, safe])
+            losses = -(logp[rows_i, safe] * (w_i * (1 - eps)))
+            self.picked = (rows_i, safe, w_i)
+            coef = None  # without smoothing the coefficients are the picked entries alone (the common case)
             if eps:
+                coef = xp.zeros((m, c), dtype=x.dtype)
+                coef[rows_i, safe] = w_i * (1 - eps)
                 weighted = logp if w_c is None else logp * w_c
                 losses -= (eps / c) * xp.where(valid, weighted.sum(axis=1), 0)  # ignored rows: 0, as PyTorch
                 coef += (eps / c) * (valid[:, None] * (1 if w_c is None else w_c[None, :]))
@@ -100,6 +102,7 @@ class _ClassLoss(Function):
         losses = losses.reshape(() if x.ndim == 1 else x.shape[:1] + x.shape[2:])  # one per position
         self.coef, self.total = coef, total
         self.softmax = xp.exp(logp) if from_logits else None
+        self.rows_shape = (m, c)
         return _reduce(losses, total, reduction, x.dtype)
 
     def backward(self, g):
@@ -111,11 +114,19 @@ class _ClassLoss(Function):
                 scale = g / self.total if self.reduction == "mean" else g
         grads = [None] * len(self.needs_input_grad)
         if self.needs_input_grad[0]:
-            if self.from_logits:
+            if coef is None:  # softmax_i w_i - w_i onehot(y_i), or -w_i onehot(y_i) for log-probabilities
+                rows_i, safe, w_i = self.picked
+                if self.from_logits:
+                    grad = self.softmax * w_i[:, None]
+                else:
+                    grad = backend.get_array_module(w_i).zeros(self.rows_shape, dtype=w_i.dtype)
+                grad[rows_i, safe] -= w_i
+            elif self.from_logits:
                 grad = self.softmax * coef.sum(axis=1, keepdims=True) - coef
             else:
                 grad = -coef
-            grads[0] = _from_rows(grad * scale, self.shape)
+            grad *= scale
+            grads[0] = _from_rows(grad, self.shape)
         if len(grads) > 1 and self.needs_input_grad[1]:
             grads[1] = _from_rows(-self.logp_w * (self.target_scale * scale), self.shape)
         return tuple(grads)
