@@ -17,7 +17,7 @@ from collections import OrderedDict
 from .. import backend
 from ..tensor import Function, Tensor, is_grad_enabled
 
-__all__ = ["RemovableHandle", "call_with_hooks"]
+__all__ = ["RemovableHandle", "HookMixin", "call_with_hooks"]
 
 _next_id = itertools.count()
 
@@ -54,6 +54,41 @@ def add_hook(table: OrderedDict, hook, prepend: bool, *flag_tables) -> Removable
     if prepend:
         table.move_to_end(handle.id, last=False)
     return handle
+
+
+class HookMixin:
+    """``Module``'s hook registration methods (the tables themselves are made by ``Module.__init__``)."""
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """Call ``hook(module, args)`` before each forward; a non-None result replaces the positional inputs
+        (a non-tuple is wrapped in one). With ``with_kwargs``: ``hook(module, args, kwargs)`` returning None or
+        ``(args, kwargs)``. Returns a handle whose ``remove()`` unregisters it (``torch.nn.Module``'s API)."""
+        flags = (self._forward_pre_hooks_with_kwargs,) if with_kwargs else ()
+        return add_hook(self._forward_pre_hooks, hook, prepend, *flags)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """Call ``hook(module, args, output)`` after each forward (a student's feature-map viewer); a non-None
+        result replaces the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``. With
+        ``always_call`` the hook also runs (with output None) when forward raises. Returns a removable handle."""
+        flags = (self._forward_hooks_with_kwargs,) if with_kwargs else ()
+        if always_call:
+            flags += (self._forward_hooks_always_called,)
+        handle = add_hook(self._forward_hooks, hook, prepend, *flags)
+        handle._tables = (self._forward_hooks, self._forward_hooks_with_kwargs, self._forward_hooks_always_called)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the module's inputs
+        are computed: ``grad_input`` has one entry per positional argument (None for non-tensors and inputs that
+        do not require grad), ``grad_output`` one per output tensor. A non-None result (a tuple as long as
+        grad_input) replaces grad_input. When no input requires grad, the hook runs with grad_input all None
+        and must return None. Returns a removable handle (``torch.nn.Module.register_full_backward_hook``)."""
+        return add_hook(self._backward_hooks, hook, prepend)
+
+    def register_backward_hook(self, hook):
+        raise NotImplementedError("register_backward_hook (deprecated in PyTorch, with misleading grad_input) is "
+                                  "not supported; use register_full_backward_hook")
 
 
 def call_with_hooks(module, args: tuple, kwargs: dict):

@@ -7,7 +7,8 @@ order they were built, as PyTorch does; a PyTorch state dict then maps one to on
 already registered replaces the entry in place, keeping its position (``model.conv1 = nn.Conv2d(...)`` in a
 ``Sequential`` stays first), as PyTorch does.
 
-Saving and loading live in ``_state_dict.py``, hooks in ``_hooks.py``.
+Saving and loading live in ``_state_dict.py``, hooks in ``_hooks.py``, ``to`` / ``double`` ... in
+``_convert.py`` (``Module`` inherits the last two as mixins).
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 from . import _hooks, _state_dict
+from ._convert import DeviceDtypeMixin
+from ._hooks import HookMixin
 
 __all__ = ["Module", "Parameter"]
 
@@ -56,17 +59,7 @@ def _check_name(kind: str, name, module, table) -> None:
         raise KeyError(f"attribute '{name}' already exists")
 
 
-def _as_dtype(value):
-    """``value`` as a NumPy dtype, or None when it does not name one (a device name, a Tensor)."""
-    if value is None or isinstance(value, (str, Tensor)):
-        return None
-    try:
-        return np.dtype(value)
-    except TypeError:
-        return None
-
-
-class Module:
+class Module(DeviceDtypeMixin, HookMixin):
     """Base class of layers and networks (``torch.nn.Module``).
 
     Subclasses call ``super().__init__()`` first, set their parameters and child modules as attributes, and
@@ -342,122 +335,6 @@ class Module:
             else:
                 p.grad.requires_grad = False
                 p.grad.data.fill(0)
-
-    # ----- devices and dtypes -----
-    def _convert(self, device=None, dtype=None) -> "Module":
-        """Move parameters, their gradients and buffers to ``device`` and cast the FLOATING ones to ``dtype``,
-        in place: the Parameter and buffer objects stay the same (an optimizer built before keeps working)."""
-
-        def convert(arr):
-            if device is not None:
-                arr = backend.to_device(arr, device)
-            if dtype is not None and arr.dtype.kind == "f" and arr.dtype != dtype:
-                arr = arr.astype(dtype)
-            return arr
-
-        for m in self.modules():
-            for p in m._parameters.values():
-                if p is None:
-                    continue
-                p.data = convert(p.data)
-                if p.grad is not None:
-                    p.grad.data = convert(p.grad.data)
-            for b in m._buffers.values():
-                if b is not None:
-                    b.data = convert(b.data)
-        return self
-
-    def to(self, *args, **kwargs) -> "Module":
-        """Move and/or cast in place, as ``torch.nn.Module.to``: ``to(device)``, ``to(dtype)``,
-        ``to(device, dtype)``, ``to(tensor)`` (its device and dtype), or the keywords ``device=`` and ``dtype=``.
-
-        Only floating parameters and buffers change dtype (batch norm's int64 ``num_batches_tracked`` stays).
-        Returns self. Raises TypeError for a non-floating dtype or an unknown argument, ValueError for an unknown
-        device name.
-        """
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        kwargs.pop("non_blocking", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        if len(args) > 2:
-            raise TypeError(f"to() takes at most 2 positional arguments (device, dtype), got {len(args)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif _as_dtype(arg) is not None:
-                dtype = arg
-            else:
-                device = arg
-        if device is not None:
-            device = backend.parse_device(device)
-        if dtype is not None:
-            parsed = _as_dtype(dtype)
-            if parsed is None:
-                raise TypeError(f"to(): dtype must be a dtype such as tinycnn.float64, got {dtype!r}")
-            if parsed.kind not in "fc":
-                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired "
-                                f"dtype={parsed}")
-            dtype = parsed
-        return self._convert(device, dtype)
-
-    def cpu(self) -> "Module":
-        """``to("cpu")``."""
-        return self._convert(device="cpu")
-
-    def cuda(self, device=None) -> "Module":
-        """``to("cuda")``, or ``to(f"cuda:{device}")`` for an int ``device``."""
-        if device is None:
-            device = "cuda"
-        elif isinstance(device, int):
-            device = f"cuda:{device}"
-        return self._convert(device=backend.parse_device(device))
-
-    def double(self) -> "Module":
-        """Cast floating parameters and buffers to float64, in place (float64 gradient checks of a model)."""
-        return self._convert(dtype=np.dtype(np.float64))
-
-    def float(self) -> "Module":
-        """Cast floating parameters and buffers to float32, in place."""
-        return self._convert(dtype=np.dtype(np.float32))
-
-    def half(self) -> "Module":
-        """Cast floating parameters and buffers to float16, in place (few tinycnn ops compute in float16)."""
-        return self._convert(dtype=np.dtype(np.float16))
-
-    def bfloat16(self) -> "Module":
-        raise TypeError("bfloat16 is not supported: NumPy has no bfloat16 dtype; use float(), double() or half()")
-
-    # ----- hooks -----
-    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
-        """Call ``hook(module, args)`` before each forward; a non-None result replaces the positional inputs
-        (a non-tuple is wrapped in one). With ``with_kwargs``: ``hook(module, args, kwargs)`` returning None or
-        ``(args, kwargs)``. Returns a handle whose ``remove()`` unregisters it (``torch.nn.Module``'s API)."""
-        flags = (self._forward_pre_hooks_with_kwargs,) if with_kwargs else ()
-        return _hooks.add_hook(self._forward_pre_hooks, hook, prepend, *flags)
-
-    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
-                              always_call: bool = False):
-        """Call ``hook(module, args, output)`` after each forward (a student's feature-map viewer); a non-None
-        result replaces the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``. With
-        ``always_call`` the hook also runs (with output None) when forward raises. Returns a removable handle."""
-        flags = (self._forward_hooks_with_kwargs,) if with_kwargs else ()
-        if always_call:
-            flags += (self._forward_hooks_always_called,)
-        handle = _hooks.add_hook(self._forward_hooks, hook, prepend, *flags)
-        handle._tables = (self._forward_hooks, self._forward_hooks_with_kwargs, self._forward_hooks_always_called)
-        return handle
-
-    def register_full_backward_hook(self, hook, prepend: bool = False):
-        """Call ``hook(module, grad_input, grad_output)`` when the gradients with respect to the module's inputs
-        are computed: ``grad_input`` has one entry per positional argument (None for non-tensors and inputs that
-        do not require grad), ``grad_output`` one per output tensor. A non-None result (a tuple as long as
-        grad_input) replaces grad_input. When no input requires grad, the hook runs with grad_input all None
-        and must return None. Returns a removable handle (``torch.nn.Module.register_full_backward_hook``)."""
-        return _hooks.add_hook(self._backward_hooks, hook, prepend)
-
-    def register_backward_hook(self, hook):
-        raise NotImplementedError("register_backward_hook (deprecated in PyTorch, with misleading grad_input) is "
-                                  "not supported; use register_full_backward_hook")
 
     # ----- saving and loading -----
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
