@@ -75,6 +75,10 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
+    def __getstate__(self) -> dict:
+        """For pickle / deepcopy: what PyTorch keeps (a scheduler's wrapper around ``step`` is left out)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("step", "_opt_called")}
+
     # ----- options -----
     def _check_options(self, options: dict) -> None:  # pragma: no cover - every optimizer overrides it
         pass
