@@ -55,7 +55,8 @@ def run_tinycnn(args):
             loss.backward()
             opt.step()
         epoch_seconds.append(time.perf_counter() - t0)
-        opt.lr = cosine(args.lr, epoch + 1, args.epochs)
+        for group in opt.param_groups:  # tinycnn.optim has PyTorch's param_groups (no optimizer.lr)
+            group["lr"] = cosine(args.lr, epoch + 1, args.epochs)
     vx, vy = load_mnist("test", verbose=False)
     _, acc = evaluate(net, vx, vy)
     return epoch_seconds, acc

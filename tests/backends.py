@@ -403,7 +403,7 @@ OP_CASES = [
     OpCase("tanh", [(G, _normal(3, 4))], F.tanh),
     OpCase("sigmoid", [(G, _normal(3, 4, scale=10))], F.sigmoid),
     OpCase("scaled_tanh", [(G, _normal(3, 4))], F.scaled_tanh),
-    OpCase("softmax", [(G, _normal(3, 5, scale=5))], lambda x: F.softmax(x)),
+    OpCase("softmax", [(G, _normal(3, 5, scale=5))], lambda x: F.softmax(x, dim=-1)),
     OpCase("softmax axis 0", [(G, _normal(3, 5))], lambda x: F.softmax(x, axis=0)),
     OpCase("log_softmax", [(G, _normal(3, 5, scale=5))], lambda x: F.log_softmax(x, axis=1)),
     OpCase("cross_entropy mean", [(G, _normal(6, 5, scale=3)), (R, _ints(5, 6))], F.cross_entropy),
@@ -412,7 +412,30 @@ OP_CASES = [
     OpCase("cross_entropy none", [(G, _normal(6, 5)), (R, _ints(5, 6))],
            lambda x, t: F.cross_entropy(x, t, reduction="none")),
     OpCase("cross_entropy, target a Tensor", [(G, _normal(4, 3)), (C, _ints(3, 4))], F.cross_entropy),
-    OpCase("nll_loss", [(G, _normal(6, 5)), (R, _ints(5, 6))], lambda x, t: F.nll_loss(F.log_softmax(x), t)),
+    OpCase("nll_loss", [(G, _normal(6, 5)), (R, _ints(5, 6))], lambda x, t: F.nll_loss(F.log_softmax(x, dim=1), t)),
+    OpCase("leaky_relu", [(G, _ties(3, 4))], lambda x: F.leaky_relu(x, 0.1)),
+    OpCase("elu", [(G, _normal(3, 4, scale=3))], lambda x: F.elu(x, 0.5)),
+    OpCase("silu", [(G, _normal(3, 4, scale=3))], F.silu),
+    OpCase("gelu", [(G, _normal(3, 4, scale=3))], F.gelu),
+    OpCase("gelu tanh", [(G, _normal(3, 4, scale=3))], lambda x: F.gelu(x, approximate="tanh")),
+    OpCase("cross_entropy weight, ignore_index, smoothing", [(G, _normal(6, 5)), (R, lambda rng: np.array(
+        [0, 4, -100, 2, 2, 1])), (C, _positive(5))],
+        lambda x, t, w: F.cross_entropy(x, t, weight=w, label_smoothing=0.2)),
+    OpCase("cross_entropy (N, C, H, W)", [(G, _normal(2, 4, 3, 3)), (R, _ints(4, 2, 3, 3))], F.cross_entropy),
+    OpCase("cross_entropy probabilities", [(G, _normal(4, 3)), (G, _positive(4, 3))],
+           lambda x, q: F.cross_entropy(x, q, reduction="sum")),
+    OpCase("nll_loss weight none", [(G, _normal(5, 3)), (R, _ints(3, 5)), (C, _positive(3))],
+           lambda x, t, w: F.nll_loss(x, t, weight=w, reduction="none")),
+    OpCase("mse_loss", [(G, _normal(3, 4)), (G, _normal(3, 4))], F.mse_loss),
+    OpCase("l1_loss sum", [(G, _normal(3, 4)), (G, _normal(3, 4))], lambda a, b: F.l1_loss(a, b, reduction="sum")),
+    OpCase("binary_cross_entropy", [(G, lambda rng: rng.uniform(0.1, 0.9, (3, 4)).astype(np.float32)),
+                                    (G, lambda rng: rng.uniform(0, 1, (3, 4)).astype(np.float32)), (C, _positive(4))],
+           lambda p, y, w: F.binary_cross_entropy(p, y, weight=w)),
+    OpCase("binary_cross_entropy_with_logits", [(G, _normal(3, 4, scale=3)),
+                                                (C, lambda rng: rng.uniform(0, 1, (3, 4)).astype(np.float32)),
+                                                (C, _positive(4))],
+           lambda z, y, pw: F.binary_cross_entropy_with_logits(z, y, pos_weight=pw, reduction="none")),
+    OpCase("dropout2d", [(G, _normal(3, 4, 2, 2))], lambda x: F.dropout2d(x, 0.5), random=True),
     OpCase("dropout", [(G, _normal(4, 6))], lambda x: F.dropout(x, 0.5), random=True),
     OpCase("dropout p=0.2 4-D", [(G, _normal(2, 3, 4, 4))], lambda x: F.dropout(x, 0.2), random=True),
     # shape
@@ -533,7 +556,7 @@ def tiny_residual_concat_net(num_classes: int = 5) -> "tc.nn.Module":
 def train_steps(model, optimizer_factory, batches, put, device=None, steps: int = 2):
     """``steps`` optimizer steps on ``batches`` (host (x, y) pairs) with ``put`` moving each to the device.
 
-    Returns the host losses and a host copy of the final state dict. ``device``: moves the model first.
+    Returns the host losses and a host copy of the final state dict (name -> ndarray). ``device``: moves the model first.
     """
     if device is not None:
         model.to(device)
@@ -548,4 +571,5 @@ def train_steps(model, optimizer_factory, batches, put, device=None, steps: int 
         loss.backward()
         optimizer.step()
         losses.append(to_host(loss.data))
-    return losses, model.state_dict(), optimizer
+    # a host copy: state_dict() values are Tensors sharing the parameters' (device) arrays, as PyTorch's
+    return losses, {k: backend.to_device(v.data, "cpu") for k, v in model.state_dict().items()}, optimizer

@@ -197,11 +197,13 @@ def test_module_to_moves_parameters_buffers_and_gradients_in_place(strict_device
     for p in params:
         assert isinstance(p.data, StrictArray) and isinstance(p.grad.data, StrictArray)
     for name, b in model.named_buffers():
-        assert isinstance(b, StrictArray), name
-    assert all(type(v) is np.ndarray for v in model.state_dict().values())  # state_dict is always host NumPy
+        assert isinstance(b.data, StrictArray), name
+    # state_dict() shares the parameters' and buffers' arrays, on their device (PyTorch's semantics; it returned
+    # host NumPy copies before issue 12)
+    assert all(isinstance(v.data, StrictArray) for v in model.state_dict().values())
     model.to("cpu")
     assert all(type(p.data) is np.ndarray for p in params)
-    assert all(type(b) is np.ndarray for _, b in model.named_buffers())
+    assert all(type(b.data) is np.ndarray for _, b in model.named_buffers())
 
 
 @pytest.mark.parametrize("make_opt", [
@@ -233,19 +235,19 @@ def test_optimizer_state_follows_a_parameter_moved_to_another_device(make_opt, s
         loss.backward()
         opt.step()
         losses.append(to_host(loss.data))
-        for s in opt.state:
+        for s in opt.state.values():  # keyed by parameter, values Tensors, as PyTorch's (issue 12)
             for key, value in s.items():
                 if key != "step":
-                    assert isinstance(value, StrictArray) == (device == "cuda"), (step, key)
+                    assert isinstance(value.data, StrictArray) == (device == "cuda"), (step, key)
     np.testing.assert_array_equal(np.array(losses), np.array(ref_losses))
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, ref_state[name], err_msg=name)
     # the optimizer's own state_dict is host NumPy; loading it puts the state on each parameter's device
     model.to("cuda")
     saved = opt.state_dict()
-    assert all(type(v) is not StrictArray for s in saved["state"] for v in s.values())
+    assert all(type(v) is not StrictArray for s in saved["state"].values() for v in s.values())
     opt.load_state_dict(saved)
-    assert all(isinstance(v, StrictArray) for s in opt.state for k, v in s.items() if k != "step")
+    assert all(isinstance(v.data, StrictArray) for s in opt.state.values() for k, v in s.items() if k != "step")
 
 
 # ===== on a real GPU: CuPy against NumPy (skipped where CuPy or a GPU is absent) ============================

@@ -133,10 +133,12 @@ def test_schedules_match_torch():
         topt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
         sched, tsched = make(opt), tmake(topt)
         for _ in range(7):
+            opt.step()
             topt.step()
             tsched.step()
-            assert sched.step() == pytest.approx(topt.param_groups[0]["lr"], rel=1e-9)
-            assert opt.lr == pytest.approx(topt.param_groups[0]["lr"], rel=1e-9)
+            sched.step()  # returns None, as PyTorch's (it returned the lr before issue 12)
+            assert sched.get_last_lr()[0] == pytest.approx(tsched.get_last_lr()[0], rel=1e-9)
+            assert opt.param_groups[0]["lr"] == pytest.approx(topt.param_groups[0]["lr"], rel=1e-9)
 
 
 # ----- gradients, state -----
@@ -223,9 +225,9 @@ def test_optimizer_state_dict_round_trip(make):
     at_step_3 = [p.data.copy() for p in ps]
     resumed = [param(v) for v in at_step_3]
     opt2 = make(resumed)
-    opt2.lr = 123.0  # overwritten by the load
+    opt2.param_groups[0]["lr"] = 123.0  # overwritten by the load
     opt2.load_state_dict(saved)
-    assert opt2.lr == opt.lr and opt2.step_count == 3
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
     run(ps, opt, grads[3:])
     run(resumed, opt2, grads[3:])
     for p, q in zip(ps, resumed):
@@ -239,7 +241,7 @@ def test_optimizer_state_dict_round_trip(make):
 def test_optimizer_load_state_dict_wrong_length():
     opt = optim.SGD([param([1.0]), param([2.0])], lr=0.1, momentum=0.9)
     other = optim.SGD([param([1.0])], lr=0.1, momentum=0.9)
-    with pytest.raises(ValueError, match="expected 2"):
+    with pytest.raises(ValueError, match="doesn't match the size of optimizer's group.*1 saved, 2 here"):
         opt.load_state_dict(other.state_dict())
 
 
@@ -250,25 +252,31 @@ def test_cosine_annealing_closed_form():
     opt = optim.SGD([param([1.0])], lr=base)
     sched = optim.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)
     for epoch in range(1, t_max + 1):
-        lr = sched.step()
+        sched.step()
+        lr = sched.get_last_lr()[0]
         expected = eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
-        assert lr == pytest.approx(expected, rel=1e-12) and opt.lr == lr
+        assert lr == pytest.approx(expected, rel=1e-12) and opt.param_groups[0]["lr"] == lr
         if epoch == t_max // 2:
             assert lr == pytest.approx((base + eta_min) / 2)  # halfway: the mean of the two ends
-    assert opt.lr == pytest.approx(eta_min)
+    assert opt.param_groups[0]["lr"] == pytest.approx(eta_min)
 
 
 def test_cosine_without_eta_min_reaches_zero():
     opt = optim.SGD([param([1.0])], lr=0.05)
     sched = optim.CosineAnnealingLR(opt, T_max=2)
-    assert sched.step() == pytest.approx(0.025)
-    assert sched.step() == pytest.approx(0.0, abs=1e-15)
+    sched.step()
+    assert sched.get_last_lr() == pytest.approx([0.025])
+    sched.step()
+    assert sched.get_last_lr() == pytest.approx([0.0], abs=1e-15)
 
 
 def test_step_lr_closed_form():
     opt = optim.SGD([param([1.0])], lr=0.1)
     sched = optim.StepLR(opt, step_size=3, gamma=0.1)
-    got = [sched.step() for _ in range(7)]
+    got = []
+    for _ in range(7):
+        sched.step()
+        got.append(sched.get_last_lr()[0])
     expected = [0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001]  # epochs 1..7: gamma ** (epoch // 3)
     assert got == pytest.approx(expected, rel=1e-12)
 
@@ -303,8 +311,16 @@ def test_bad_arguments_raise_value_error(make, word):
         make([param([1.0])])
 
 
-def test_empty_and_non_parameter_lists():
+def test_empty_and_non_tensor_lists():
     with pytest.raises(ValueError, match="empty"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(TypeError, match="Parameter"):
-        optim.SGD([tc.Tensor(np.ones(2), requires_grad=True)], lr=0.1)
+    with pytest.raises(TypeError, match="optimizer can only optimize Tensors, but one of the params is list"):
+        optim.SGD([[1.0, 2.0]], lr=0.1)
+    # a leaf Tensor that requires grad is optimized as in PyTorch (only Parameters were accepted before issue 12)
+    w = tc.Tensor(np.ones(2), requires_grad=True)
+    opt = optim.SGD([w], lr=0.1)
+    w.grad = tc.Tensor(np.ones(2))
+    opt.step()
+    np.testing.assert_allclose(w.data, [0.9, 0.9])
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([w * 2], lr=0.1)

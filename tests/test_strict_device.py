@@ -133,6 +133,8 @@ OPTIMIZERS = {
     "sgd momentum nesterov wd": lambda params: optim.SGD(params, lr=0.05, momentum=0.9, nesterov=True,
                                                          weight_decay=5e-4),
     "adam": lambda params: optim.Adam(params, lr=1e-3, weight_decay=1e-4),
+    "adamw amsgrad": lambda params: optim.AdamW(params, lr=1e-3, amsgrad=True),
+    "rmsprop centered momentum": lambda params: optim.RMSprop(params, lr=1e-3, momentum=0.9, centered=True),
 }
 
 
@@ -146,12 +148,12 @@ def _compare_training(build, batches, opt, device, steps=2):
     tc.manual_seed(0)  # dropout draws the same mask from the device's generator as from NumPy's above
     STATS["to_host"] = 0
     losses, state, optimizer = train_steps(model, OPTIMIZERS[opt], batches, to_strict, steps=steps)
-    assert STATS["to_host"] == len(state)  # state_dict() copies each array once; nothing else left the device
+    assert STATS["to_host"] == len(state)  # train_steps copies each state array once; nothing else left the device
     for p in model.parameters():
         assert isinstance(p.data, StrictArray)
-    for s in optimizer.state:
+    for s in optimizer.state.values():  # keyed by parameter, values Tensors, as PyTorch's (issue 12)
         for key, value in s.items():
-            assert key == "step" or isinstance(value, StrictArray), f"optimizer state {key} left the device"
+            assert key == "step" or isinstance(value.data, StrictArray), f"optimizer state {key} left the device"
     np.testing.assert_array_equal(np.array(losses), np.array(losses_ref))
     assert list(state) == list(state_ref)
     for name in state:
@@ -252,3 +254,33 @@ def test_network_trains_on_the_device_without_host_copies(name, strict_device):
     assert STATS["to_host"] == 0, f"{name}: {STATS['to_host']} device-to-host copies in one training step"
     assert STATS["to_device"] <= KNOWN_TRANSFERS.get(name, 0), \
         f"{name}: {STATS['to_device']} host-to-device copies in one training step"
+
+
+def test_module_state_dicts_clipping_and_one_hot_on_the_device(strict_device):
+    """Issue 12's Module and nn.utils surface keeps device data on the device: state_dict values share the
+    device arrays, load_state_dict copies host arrays into them, dtype casts stay there, clipping and one_hot run
+    there, and hooks wrap device tensors."""
+    import tinycnn.nn as nn  # noqa: PLC0415
+
+    tc.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.GELU(), nn.Linear(4, 2))
+    host = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    model.to(strict_device.device)
+    arrays = {id(p): p.data for p in model.parameters()}
+    assert all(isinstance(v.data, StrictArray) for v in model.state_dict().values())
+    result = model.load_state_dict({k: v + 1 if v.dtype.kind == "f" else v for k, v in host.items()})
+    assert result.missing_keys == [] and all(p.data is arrays[id(p)] for p in model.parameters())
+    np.testing.assert_allclose(np.asarray(model[0].weight.data.view(np.ndarray)), host["0.weight"] + 1)
+    grads = []
+    model[3].register_full_backward_hook(lambda m, gi, go: grads.append(go[0].data))
+    x = tc.Tensor(strict_xp.asarray(np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)))
+    loss = F.cross_entropy(model(x), strict_xp.asarray(np.array([0, 1, 1, 0, 1])), label_smoothing=0.1)
+    loss.backward()
+    assert isinstance(grads[0], StrictArray)
+    total = nn.utils.clip_grad_norm_(model.parameters(), 0.01)
+    assert isinstance(total.data, StrictArray)
+    assert all(isinstance(p.grad.data, StrictArray) for p in model.parameters())
+    model.double()
+    assert isinstance(model[1].running_var.data, StrictArray) and model[1].running_var.dtype == np.float64
+    hot = F.one_hot(tc.Tensor(strict_xp.asarray(np.array([2, 0]))), 3)
+    assert isinstance(hot.data, StrictArray)

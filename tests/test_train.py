@@ -104,7 +104,7 @@ def test_load_checkpoint_not_a_checkpoint(tmp_path):
 def test_load_checkpoint_shape_mismatch_is_an_error(tmp_path):
     path = tmp_path / "c.npz"
     save_checkpoint(path, lenet5(num_classes=5), META)  # meta claims 10 classes
-    with pytest.raises(ValueError, match="11.weight"):
+    with pytest.raises(RuntimeError, match="size mismatch for 11.weight"):  # PyTorch's error (ValueError before)
         load_checkpoint(path)
 
 

@@ -70,6 +70,8 @@ def describe(module) -> str:
         if _first(module.padding):
             text += f", pad {_first(module.padding)}"
         return text + (", ceil" if module.ceil_mode else "")
+    if isinstance(module, (nn.Dropout, nn.Dropout2d)):
+        return f"{kind} p={module.p}"  # not PyTorch's repr's "inplace=False": the diagram keeps what matters
     extra = module.extra_repr()
     return f"{kind} {extra}" if extra else kind
 

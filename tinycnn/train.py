@@ -208,7 +208,7 @@ def fit(config: TrainConfig, log=print) -> dict:
             test_loss, test_acc = evaluate(model, test_x, test_y, device=config.device, mean=mean, std=std)
             record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                       "test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds,
-                      "images_per_second": seen / seconds, "lr": optimizer.lr}
+                      "images_per_second": seen / seconds, "lr": optimizer.param_groups[0]["lr"]}
             history.append(record)
             log(f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}  train acc {100 * record['train_accuracy']:.2f}%"
                 f"  test acc {100 * test_acc:.2f}%  {seconds:.1f} s  {record['images_per_second']:.0f} images/s")

@@ -131,10 +131,14 @@ def test_activation_errors(name):
 
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_axis_out_of_range(name):
-    with pytest.raises(ValueError, match=r"axis 2 .*out of range.*\(2, 3\)"):
+    # PyTorch's IndexError (this test expected ValueError before the PyTorch-conformance change of issue 12)
+    with pytest.raises(IndexError, match=r"Dimension out of range .*\[-2, 1\].* got 2.*\(2, 3\)"):
         getattr(F, name)(t64(np.ones((2, 3))), axis=2)
-    with pytest.raises(ValueError, match=r"axis -1 .*out of range.*\(\)"):
-        getattr(F, name)(t64(1.0))
+    with pytest.raises(IndexError, match=r"Dimension out of range .*\[-1, 0\].* got 1.*\(\)"):
+        getattr(F, name)(t64(1.0), dim=1)
+    # a 0-d input is a one-element distribution, as in PyTorch (softmax 1, log_softmax 0); it used to raise
+    y = getattr(F, name)(t64(1.0), dim=-1)
+    assert y.shape == () and y.item() == (1.0 if name == "softmax" else 0.0)
 
 
 def test_relu_infinite_or_nan_gradient_stops_at_inactive_units():

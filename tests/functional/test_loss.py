@@ -95,8 +95,11 @@ def test_cross_entropy_errors():
         F.cross_entropy(z, [0, 1])
     with pytest.raises(TypeError, match="target must hold integer class indices, got dtype float64"):
         F.cross_entropy(z, np.zeros(3))
-    with pytest.raises(ValueError, match=r"logits must be 2-D, got shape \(4,\)"):
+    # a 1-D input is PyTorch's unbatched (C,) form, with a 0-d target (it used to raise "must be 2-D")
+    with pytest.raises(ValueError, match=r"target must have shape \(\) to match logits \(4,\), got \(1,\)"):
         F.cross_entropy(t64(np.zeros(4)), [0])
+    with pytest.raises(ValueError, match=r"logits must have at least 1 dim"):
+        F.cross_entropy(t64(0.0), 0)
     with pytest.raises(ValueError, match="reduction.*'avg'"):
         F.cross_entropy(z, [0, 0, 0], reduction="avg")
     with pytest.raises(TypeError, match="logits must have a floating dtype"):
@@ -117,5 +120,5 @@ def test_nll_loss_errors():
         F.nll_loss(lp, np.zeros(3))
     with pytest.raises(ValueError, match="nll_loss: reduction.*'avg'"):
         F.nll_loss(lp, [0, 0, 0], reduction="avg")
-    with pytest.raises(ValueError, match=r"nll_loss: log_probs must be 2-D, got shape \(10,\)"):
+    with pytest.raises(ValueError, match=r"nll_loss: target must have shape \(\) to match log_probs \(10,\)"):
         F.nll_loss(t64(np.zeros(10)), [0])

@@ -47,7 +47,7 @@ def test_parameter_counts_layer_by_layer(model):
 
 def test_rbf_prototypes_are_840_fixed_values(model):
     rbf = model.OUTPUT
-    assert rbf.prototypes.shape == (10, 84) and rbf.prototypes.size == 840
+    assert rbf.prototypes.shape == (10, 84) and rbf.prototypes.data.size == 840  # a buffer Tensor since issue 12
     assert set(np.unique(rbf.prototypes)) == {-1.0, 1.0}
     assert not any(p is rbf.prototypes for p in model.parameters())
     assert "OUTPUT.prototypes" in model.state_dict()  # a buffer: saved, not trained

@@ -76,10 +76,11 @@ def test_named_parameters_follow_torchvision(build, name):
     mine = [(resnet.torchvision_name(n), p.shape) for n, p in build(name).named_parameters()]
     assert [s for _, s in mine] == [s for _, s in expected]  # shapes, in order
     assert [n for n, _ in mine] == [n for n, _ in expected]  # names, through torchvision_name
-    # the buffers too: every batch norm's running statistics (torchvision's num_batches_tracked aside)
+    # the buffers too: every batch norm's running statistics and, since issue 12, num_batches_tracked as well
     bns = [n[:-len(".weight")] for n, s in expected if len(s) == 1 and n.endswith(".weight")]
     buffers = {resnet.torchvision_name(n) for n, _ in build(name).named_buffers()}
-    assert buffers == {f"{bn}.{stat}" for bn in bns for stat in ("running_mean", "running_var")}
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    assert buffers == {f"{bn}.{stat}" for bn in bns for stat in stats}
 
 
 def test_torchvision_name_mapping():
@@ -156,12 +157,7 @@ def test_initialization_as_torchvision(build):
 
 
 def float64(module):
-    for m in module.modules():
-        for p in m._parameters.values():
-            p.data = p.data.astype(np.float64)
-        for name, b in m._buffers.items():
-            m._buffers[name] = b.astype(np.float64)
-    return module
+    return module.double()  # parameters and floating buffers (issue 12; this cast them by hand before)
 
 
 @pytest.mark.parametrize("kind, args, in_channels", [

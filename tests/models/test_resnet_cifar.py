@@ -17,13 +17,9 @@ COUNTS = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
 
 
 def float64(module):
-    """Cast every parameter and buffer to float64 in place (gradchecks need float64)."""
-    for m in module.modules():
-        for p in m._parameters.values():
-            p.data = p.data.astype(np.float64)
-        for name, b in m._buffers.items():
-            m._buffers[name] = b.astype(np.float64)
-    return module
+    """Cast every parameter and floating buffer to float64 in place (gradchecks need float64): ``double()``,
+    which replaced a hand-written cast in issue 12."""
+    return module.double()
 
 
 def images(shape, seed=0):

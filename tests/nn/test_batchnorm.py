@@ -1,4 +1,4 @@
-"""nn.BatchNorm2d: parameters and buffers, PITFALLS P10 through the layer, train/eval behaviour, state_dict, a
+"""nn.BatchNorm2d and BatchNorm1d: parameters and buffers, PITFALLS P10 through the layer, train/eval behaviour, state_dict, a
 float64 gradcheck in both modes, and the layer against torch.nn.BatchNorm2d over several steps."""
 
 import numpy as np
@@ -19,14 +19,17 @@ def test_parameters_and_buffers():
     np.testing.assert_array_equal(bn.bias.numpy(), np.zeros(4))
     assert bn.num_parameters() == 8  # running statistics are not parameters (torchvision's count)
     state = bn.state_dict()
-    assert list(state) == ["weight", "bias", "running_mean", "running_var"]
+    # PyTorch's buffers, num_batches_tracked included (it was missing before issue 12)
+    assert list(state) == ["weight", "bias", "running_mean", "running_var", "num_batches_tracked"]
     np.testing.assert_array_equal(state["running_mean"], np.zeros(4))
     np.testing.assert_array_equal(state["running_var"], np.ones(4))
     assert state["running_var"].dtype == np.float32
+    assert state["num_batches_tracked"].dtype == np.int64 and state["num_batches_tracked"].shape == ()
+    assert state["num_batches_tracked"].item() == 0
 
 
 def test_p10_through_the_layer():
-    bn = nn.BatchNorm2d(4)  # (N, C) inputs are accepted too
+    bn = nn.BatchNorm1d(4)  # (N, C) inputs: BatchNorm1d (BatchNorm2d took them before issue 12; PyTorch's raises)
     x = tc.Tensor(P10_X, requires_grad=True)
     y = bn(x)
     mean = np.array([0, 10, 2 / 3, 1 / 3])
@@ -37,7 +40,9 @@ def test_p10_through_the_layer():
     y.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 0.0, atol=1e-5)
     with pytest.raises(ValueError):
-        bn(tc.Tensor(np.ones((1, 4, 1, 1), np.float32)))
+        bn(tc.Tensor(np.ones((1, 4), np.float32)))
+    with pytest.raises(ValueError):
+        nn.BatchNorm2d(4)(tc.Tensor(np.ones((1, 4, 1, 1), np.float32)))
 
 
 def test_state_dict_carries_running_statistics():
@@ -59,8 +64,8 @@ def test_state_dict_carries_running_statistics():
 
 def test_eval_uses_running_statistics():
     bn = nn.BatchNorm2d(2)
-    bn.running_mean[...] = [1.0, -2.0]
-    bn.running_var[...] = [4.0, 9.0]
+    bn.running_mean.data[...] = [1.0, -2.0]
+    bn.running_var.data[...] = [4.0, 9.0]
     bn.eval()
     x = np.arange(16, dtype=np.float32).reshape(2, 2, 2, 2)
     y = bn(tc.Tensor(x)).numpy()
@@ -78,20 +83,20 @@ def test_wrong_channel_count_raises():
         nn.BatchNorm2d(3)(tc.Tensor(np.ones((2, 4, 2, 2), np.float32)))
 
 
-def _bn64(c):
-    bn = nn.BatchNorm2d(c, dtype=np.float64)
+def _bn64(c, four_d=True):
+    bn = (nn.BatchNorm2d if four_d else nn.BatchNorm1d)(c, dtype=np.float64)
     rng = np.random.default_rng(c)
     bn.weight.data[...] = rng.normal(1.0, 0.5, c)
     bn.bias.data[...] = rng.standard_normal(c)
-    bn.running_mean[...] = rng.standard_normal(c)
-    bn.running_var[...] = rng.uniform(0.3, 2.0, c)
+    bn.running_mean.data[...] = rng.standard_normal(c)
+    bn.running_var.data[...] = rng.uniform(0.3, 2.0, c)
     return bn
 
 
 @given(n=st.integers(2, 3), c=st.integers(1, 3), hw=st.integers(1, 3), four_d=st.booleans(),
        training=st.booleans(), seed=st.integers(0, 2**32 - 1))
 def test_gradcheck_float64(n, c, hw, four_d, training, seed):
-    bn = _bn64(c).train(training)
+    bn = _bn64(c, four_d).train(training)
     shape = (n, c, hw, hw) if four_d else (n, c)
     x = tc.Tensor(np.random.default_rng(seed).normal(0.3, 1.5, shape), requires_grad=True)
     # in training mode each forward also moves the running statistics, which the output does not read

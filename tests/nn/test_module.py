@@ -85,18 +85,23 @@ def test_buffers_in_state_dict_after_parameters():
     assert "aux.count" not in names  # a buffer is saved but not trained
 
 
-def test_state_dict_is_a_copy():
+def test_state_dict_shares_memory_with_the_parameters():
+    # PyTorch's semantics (issue 12): detached Tensors over the same arrays. This test asserted the opposite (a
+    # NumPy copy) before.
     lin = nn.Linear(3, 2)
     sd = lin.state_dict()
-    before = lin.weight.data.copy()
-    sd["weight"][...] = 123.0
-    np.testing.assert_array_equal(lin.weight.data, before)
+    assert isinstance(sd["weight"], tc.Tensor) and not sd["weight"].requires_grad
+    assert sd["weight"] is not lin.weight and np.shares_memory(sd["weight"].data, lin.weight.data)
+    sd["weight"].data[...] = 123.0
+    np.testing.assert_array_equal(lin.weight.data, np.full((2, 3), 123.0, np.float32))
+    lin.bias.data[...] = -1.0  # an optimizer step changes the values a state_dict shows
+    np.testing.assert_array_equal(sd["bias"].numpy(), [-1.0, -1.0])
 
 
 def test_state_dict_round_trip_copies_values():
     tc.manual_seed(0)
     src = Block()
-    src.aux.count[...] = [1.0, 2.0, 3.0]
+    src.aux.count.data[...] = [1.0, 2.0, 3.0]
     tc.manual_seed(1)
     dst = Block()
     assert not np.array_equal(src.conv.weight.data, dst.conv.weight.data)
@@ -106,9 +111,9 @@ def test_state_dict_round_trip_copies_values():
         np.testing.assert_array_equal(dst.state_dict()[key], value)
     np.testing.assert_array_equal(dst.aux.count, [1.0, 2.0, 3.0])
     # not aliased: changing the dict or the source afterwards leaves the destination alone
-    sd["conv.weight"][...] = 7.0
+    sd["conv.weight"].data[...] = 7.0
     src.fc.weight.data[...] = -5.0
-    src.aux.count[...] = 0.0
+    src.aux.count.data[...] = 0.0
     assert not np.any(dst.conv.weight.data == 7.0)
     assert not np.any(dst.fc.weight.data == -5.0)
     np.testing.assert_array_equal(dst.aux.count, [1.0, 2.0, 3.0])
@@ -125,7 +130,7 @@ def test_load_state_dict_keeps_parameter_objects_and_dtype():
 
 def test_load_state_dict_missing_and_unexpected_keys():
     lin = nn.Linear(3, 2)
-    with pytest.raises(KeyError) as info:
+    with pytest.raises(RuntimeError) as info:  # PyTorch's RuntimeError (KeyError before issue 12)
         lin.load_state_dict({"weight": np.zeros((2, 3)), "extra.thing": np.zeros(1)})
     message = str(info.value)
     assert "bias" in message and "extra.thing" in message
@@ -135,7 +140,7 @@ def test_load_state_dict_missing_only():
     block = Block()
     sd = block.state_dict()
     del sd["aux.count"]
-    with pytest.raises(KeyError, match="aux.count"):
+    with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "aux.count"'):
         block.load_state_dict(sd)
 
 
@@ -148,7 +153,7 @@ def test_load_state_dict_non_strict_ignores_unknown_keys():
 def test_load_state_dict_wrong_shape_names_key_and_shapes():
     lin = nn.Linear(3, 2)
     bad = {"weight": np.zeros((3, 2)), "bias": np.zeros(2)}
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(RuntimeError) as info:  # PyTorch's RuntimeError (ValueError before issue 12)
         lin.load_state_dict(bad)
     message = str(info.value)
     assert "weight" in message and "(2, 3)" in message and "(3, 2)" in message

@@ -6,7 +6,7 @@ tensor-level functions (reductions, comparisons, shape ops, creation) are here t
 methods on ``Tensor``.
 """
 from . import cast as _cast  # noqa: F401  (dtype methods: .float(), .to() ...)
-from .activation import log_softmax, relu, scaled_tanh, sigmoid, softmax, tanh
+from .activation import elu, gelu, leaky_relu, log_softmax, relu, scaled_tanh, sigmoid, silu, softmax, tanh
 from .compare import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor, eq, equal, ge, gt, isclose,
                       isfinite, isinf, isnan, le, logical_and, logical_not, logical_or, logical_xor, lt, ne, where)
 from .conv import col2im, conv2d, conv_output_size, im2col
@@ -15,13 +15,14 @@ from .creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, fu
                        zeros_like)
 from .elementwise import abs, clamp, clip, exp, log, maximum, minimum, sign, sqrt, square
 from .join import cat, chunk, concat, pad, split, stack
-from .loss import cross_entropy, nll_loss
+from .elementwise_loss import binary_cross_entropy, binary_cross_entropy_with_logits, l1_loss, mse_loss
+from .loss import cross_entropy, nll_loss, one_hot
 from .math import add, div, linear, matmul, mm, mul, neg, sub, true_divide
 from .normalization import batch_norm, local_response_norm
 from .power import floor_divide, pow, remainder
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d, pool_output_size
 from .reduction import all, amax, amin, any, argmax, argmin, max, mean, min, prod, std, sum, var
-from .regularization import dropout
+from .regularization import dropout, dropout2d
 from .shape import (clone, contiguous, expand, flatten, getitem, permute, repeat, reshape, squeeze, t, transpose,
                     unsqueeze, view)
 from . import inplace as _inplace  # noqa: F401,E402  (in-place methods: add_, zero_, x[i] = v ...)
@@ -38,9 +39,10 @@ __all__ = [
     "tensor", "from_numpy", "as_tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "randn",
     "rand", "randint", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "is_tensor",
     "numel",
-    "relu", "tanh", "sigmoid", "scaled_tanh", "softmax", "log_softmax",
-    "cross_entropy", "nll_loss",
+    "relu", "tanh", "sigmoid", "scaled_tanh", "softmax", "log_softmax", "leaky_relu", "elu", "silu", "gelu",
+    "cross_entropy", "nll_loss", "one_hot", "mse_loss", "l1_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
     "conv2d", "im2col", "col2im", "conv_output_size",
     "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "global_avg_pool2d", "pool_output_size",
-    "dropout", "batch_norm", "local_response_norm",
+    "dropout", "dropout2d", "batch_norm", "local_response_norm",
 ]

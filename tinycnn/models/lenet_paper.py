@@ -148,7 +148,7 @@ class PartialConv2d(nn.Module):
         w = self.weight
         xp = backend.get_array_module(w.data)
         zero = Tensor(xp.zeros((1,) + w.shape[1:], dtype=w.dtype))
-        return F.getitem(F.concat([w, zero], axis=0), self.index)
+        return F.getitem(F.concat([w, zero], axis=0), self.index.data)  # the buffer's index array
 
     def forward(self, x):
         return F.conv2d(x, self.full_weight(), self.bias)
@@ -183,7 +183,7 @@ class EuclideanRBF(nn.Module):
 
     def forward(self, x):
         n = x.shape[0]
-        diff = x.reshape(n, 1, self.in_features) - self.prototypes[None]  # (N, out, in) by broadcasting
+        diff = x.reshape(n, 1, self.in_features) - self.prototypes.data[None]  # (N, out, in), a constant
         y = (diff * diff).sum(axis=2)
         return -y if self.logits else y
 

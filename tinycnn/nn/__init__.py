@@ -1,10 +1,16 @@
 """Layers and containers (``import tinycnn.nn as nn``), as ``torch.nn``."""
-from . import init
-from .containers import Concat, Residual, Sequential, Tap, Tapped
-from .layers import (AdaptiveAvgPool2d, AvgPool2d, BatchNorm2d, Conv2d, Dropout, Flatten, GlobalAvgPool2d, Identity, Linear,
-                     LocalResponseNorm, MaxPool2d, ReLU, ScaledTanh, Sigmoid, Softmax, Tanh)
+from . import init, utils
+from .activation import ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ScaledTanh, Sigmoid, SiLU, Softmax, Tanh
+from .containers import Concat, ModuleDict, ModuleList, Residual, Sequential, Tap, Tapped
+from .dropout import Dropout, Dropout2d
+from .layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, Identity, Linear,
+                     LocalResponseNorm, MaxPool2d)
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, Parameter
+from .normalization import BatchNorm1d, BatchNorm2d
 
-__all__ = ["Module", "Parameter", "Sequential", "Concat", "Residual", "Tap", "Tapped", "Conv2d", "Linear", "ReLU",
-           "Tanh", "ScaledTanh", "Sigmoid", "Softmax", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d",
-           "Flatten", "Dropout", "Identity", "BatchNorm2d", "LocalResponseNorm", "init"]
+__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Concat", "Residual", "Tap", "Tapped",
+           "Conv2d", "Linear", "ReLU", "Tanh", "ScaledTanh", "Sigmoid", "Softmax", "LogSoftmax", "LeakyReLU", "GELU",
+           "ELU", "SiLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout",
+           "Dropout2d", "Identity", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "CrossEntropyLoss", "NLLLoss",
+           "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "init", "utils"]

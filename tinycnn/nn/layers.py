@@ -9,9 +9,9 @@ from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
-__all__ = ["Conv2d", "Linear", "ReLU", "Tanh", "ScaledTanh", "Sigmoid", "Softmax", "MaxPool2d", "AvgPool2d",
-           "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout", "Identity", "BatchNorm2d",
-           "LocalResponseNorm"]
+__all__ = ["Conv2d", "Linear", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten",
+           "Identity", "LocalResponseNorm"]
+# The activations live in activation.py, Dropout in dropout.py, batch norm in normalization.py.
 
 
 def _positive_int(op, name, value):
@@ -73,16 +73,23 @@ class Conv2d(Module):
 class Linear(Module):
     """Fully connected layer ``y = x W^T + b``, as ``torch.nn.Linear``.
 
-    Shapes: input (*, in_features) -> (*, out_features); weight (out_features, in_features) float32.
+    Shapes: input (*, in_features) -> (*, out_features); weight (out_features, in_features), float32 unless
+    ``dtype`` says otherwise; ``device`` places the parameters. Initialized as PyTorch does (``init.default_init_``).
     """
 
-    def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features = _positive_int("Linear", "in_features", in_features)
         self.out_features = _positive_int("Linear", "out_features", out_features)
+        dtype = np.float32 if dtype is None else dtype
         self.weight = Parameter(np.empty((out_features, in_features), dtype=dtype))
-        self.bias = Parameter(np.empty(out_features, dtype=dtype)) if bias else None
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
         init.default_init_(self.weight, self.bias)
+        if device is not None:
+            self.to(device)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
@@ -91,75 +98,42 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class _Activation(Module):
-    fn = None
-
-    def forward(self, x: Tensor) -> Tensor:
-        return type(self).fn(x)
-
-
-class ReLU(_Activation):
-    """max(x, 0), as ``torch.nn.ReLU``."""
-    fn = staticmethod(F.relu)
-
-
-class Tanh(_Activation):
-    """tanh(x), as ``torch.nn.Tanh``."""
-    fn = staticmethod(F.tanh)
-
-
-class Sigmoid(_Activation):
-    """1 / (1 + exp(-x)), as ``torch.nn.Sigmoid``."""
-    fn = staticmethod(F.sigmoid)
-
-
-class ScaledTanh(Module):
-    """LeCun's squashing function 1.7159 tanh(2x/3) (LeNet-5 paper, Sec. II.B and appendix A)."""
-
-    def __init__(self, amplitude: float = 1.7159, slope: float = 2 / 3):
-        super().__init__()
-        self.amplitude, self.slope = amplitude, slope
-
-    def forward(self, x):
-        return F.scaled_tanh(x, self.amplitude, self.slope)
-
-    def extra_repr(self):
-        return f"amplitude={self.amplitude}, slope={self.slope:.4g}"
-
-
-class Softmax(Module):
-    """Softmax along ``dim`` (``torch.nn.Softmax``)."""
-
-    def __init__(self, dim: int = -1):
-        super().__init__()
-        self.dim = dim
-
-    def forward(self, x):
-        return F.softmax(x, axis=self.dim)
-
-
 class MaxPool2d(Module):
-    """Max pooling, as ``torch.nn.MaxPool2d`` (stride defaults to kernel_size; -inf padding; optional ceil_mode)."""
+    """Max pooling, as ``torch.nn.MaxPool2d`` (stride defaults to kernel_size; -inf padding; optional ceil_mode).
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
+    PyTorch's signature (kernel_size, stride, padding, dilation, return_indices, ceil_mode); ``dilation`` other
+    than 1 and ``return_indices=True`` raise NotImplementedError.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__()
+        if dilation not in (1, (1, 1)):
+            raise NotImplementedError(f"MaxPool2d: dilation={dilation!r} is not supported (only 1)")
+        if return_indices:
+            raise NotImplementedError("MaxPool2d: return_indices=True is not supported")
         self.kernel_size, self.stride, self.padding, self.ceil_mode = kernel_size, stride, padding, ceil_mode
+        self.dilation, self.return_indices = dilation, return_indices
 
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode)
 
     def extra_repr(self):
         stride = self.kernel_size if self.stride is None else self.stride
-        return f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, ceil_mode={self.ceil_mode}"
+        return (f"kernel_size={self.kernel_size}, stride={stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(Module):
-    """Average pooling, as ``torch.nn.AvgPool2d`` (count_include_pad=True by default)."""
+    """Average pooling, as ``torch.nn.AvgPool2d`` (count_include_pad=True by default); ``divisor_override`` is
+    not supported (NotImplementedError)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
         super().__init__()
+        if divisor_override is not None:
+            raise NotImplementedError(f"AvgPool2d: divisor_override={divisor_override!r} is not supported")
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.ceil_mode, self.count_include_pad, self.divisor_override = ceil_mode, count_include_pad, None
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.count_include_pad)
@@ -200,57 +174,19 @@ class Flatten(Module):
     def forward(self, x):
         return F.flatten(x, self.start_dim, self.end_dim)
 
-
-class Dropout(Module):
-    """Inverted dropout with drop probability ``p`` in training mode, identity in eval (``torch.nn.Dropout``)."""
-
-    def __init__(self, p: float = 0.5):
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p!r}")
-        self.p = p
-
-    def forward(self, x):
-        return F.dropout(x, self.p, self.training)
-
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
 class Identity(Module):
-    """Returns its input (a placeholder, e.g. a shortcut that changes nothing)."""
+    """Returns its input (a placeholder: ``model.fc = nn.Identity()`` to get features), as ``torch.nn.Identity``;
+    any constructor arguments are ignored, as PyTorch's are."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
     def forward(self, x):
         return x
-
-
-class BatchNorm2d(Module):
-    """Batch normalization over (N, H, W) per channel (Ioffe & Szegedy 2015), as ``torch.nn.BatchNorm2d``.
-
-    Args:
-        num_features: C. eps: added to the variance (1e-5). momentum: weight of each new batch in the running
-            statistics (0.1, PyTorch's convention). affine: learn weight (gamma, init 1) and bias (beta, init 0).
-
-    Buffers running_mean (init 0) and running_var (init 1), float32, saved in ``state_dict``. Training mode
-    normalizes with the batch's biased variance and stores the unbiased one; eval mode uses the running ones.
-    Input (N, C, H, W) or (N, C); raises ValueError for another channel count or one value per channel in training.
-    """
-
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype=np.float32):
-        super().__init__()
-        self.num_features = _positive_int("BatchNorm2d", "num_features", num_features)
-        self.eps, self.momentum = eps, momentum
-        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
-        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
-        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
-
-    def forward(self, x):
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, self.training,
-                            self.momentum, self.eps)
-
-    def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
 
 
 class LocalResponseNorm(Module):

@@ -1,0 +1,98 @@
+"""Gradient clipping, as ``torch.nn.utils``: ``clip_grad_norm_`` and ``clip_grad_value_``.
+
+Both change the parameters' ``.grad`` arrays in place (PyTorch's ``mul_`` / ``clamp_``) and skip parameters whose
+grad is None. Call them between ``loss.backward()`` and ``optimizer.step()``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+
+from .. import backend
+from ..tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _grads(op, parameters):
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    else:
+        generator = not isinstance(parameters, (list, tuple))
+        parameters = list(parameters)
+        if generator and not parameters:
+            warnings.warn("`parameters` is an empty generator, no gradient clipping will occur.", UserWarning,
+                          stacklevel=3)
+    for i, p in enumerate(parameters):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: parameters[{i}] must be a Tensor, got {type(p).__name__}")
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def _number(op, name, value) -> float:
+    if isinstance(value, str) and value == "inf":
+        return math.inf
+    if isinstance(value, Tensor) and value.data.size == 1:
+        value = value.item()
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{op}: {name} must be a number, got {value!r}")
+    return float(value)
+
+
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite: bool = False, foreach=None) -> Tensor:
+    """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``
+    (``torch.nn.utils.clip_grad_norm_``).
+
+    The total norm is the norm of the per-parameter norms (``inf``: the largest absolute value); each grad is
+    multiplied in place by min(1, max_norm / (total_norm + 1e-6)). Returns the total norm BEFORE clipping as a 0-d
+    Tensor (the grads' dtype; float32 0.0 when no parameter has a grad).
+
+    Raises RuntimeError for a non-finite total norm with ``error_if_nonfinite``, TypeError for non-numbers or
+    non-Tensor parameters, NotImplementedError for ``foreach=True``.
+    """
+    op = "clip_grad_norm_"
+    if foreach:
+        raise NotImplementedError(f"{op}: foreach=True is not supported (tinycnn loops over the gradients)")
+    max_norm = _number(op, "max_norm", max_norm)
+    norm_type = _number(op, "norm_type", norm_type)
+    grads = _grads(op, parameters)
+    if not grads:
+        return Tensor(np.array(0.0, dtype=np.float32))
+    device = grads[0].device
+
+    def norm(a):
+        a = abs(a)
+        if math.isinf(norm_type):
+            return a.max() if norm_type > 0 else a.min()
+        if norm_type == 0:
+            return (a != 0).sum().astype(a.dtype)
+        return (a ** norm_type).sum() ** (1.0 / norm_type)
+
+    xp = backend.get_array_module(grads[0].data)
+    norms = xp.stack([backend.to_device(norm(g.data.reshape(-1)), device) for g in grads])
+    total = norm(norms)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it "
+                           f"cannot be clipped. To disable this error and scale the gradients by the non-finite norm "
+                           f"anyway, set `error_if_nonfinite=False`")
+    coef = xp.minimum(max_norm / (total + 1e-6), 1.0)
+    for g in grads:
+        g.data *= backend.to_device(coef, g.device).astype(g.dtype, copy=False)
+    return Tensor(total)
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
+    """Clamp every gradient element to [-clip_value, clip_value] in place (``torch.nn.utils.clip_grad_value_``).
+
+    Raises TypeError for a non-number, NotImplementedError for ``foreach=True``.
+    """
+    op = "clip_grad_value_"
+    if foreach:
+        raise NotImplementedError(f"{op}: foreach=True is not supported (tinycnn loops over the gradients)")
+    clip_value = _number(op, "clip_value", clip_value)
+    for g in _grads(op, parameters):
+        xp = backend.get_array_module(g.data)
+        xp.clip(g.data, -clip_value, clip_value, out=g.data)
