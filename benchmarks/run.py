@@ -86,8 +86,8 @@ def tiny_conv_calls(x_np, w_np, b_np, stride, padding, input_grad):
     """(forward, forward+backward) of tinycnn's conv2d on these arrays, as calls without arguments.
 
     Each engine gets its inputs as it would inside a network: a layer's input and its output gradient come from its
-    neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (see conv.py); a first layer
-    (input_grad False) reads the data loader's NCHW batch."""
+    neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (tinycnn/kernels/columns.py); a first
+    layer (input_grad False) reads the data loader's NCHW batch."""
     import tinycnn as tc  # noqa: PLC0415
     import tinycnn.functional as F  # noqa: PLC0415
 
