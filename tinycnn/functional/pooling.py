@@ -132,7 +132,8 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
             half the kernel. ceil_mode: ceil instead of floor in the output size.
 
     Returns:
-        (N, C, H_out, W_out). On ties the gradient goes to the first maximum in row-major window order.
+        (N, C, H_out, W_out) of x's dtype. On ties the gradient goes to the first maximum in row-major window
+        order. Computed by the fast kernel, or by the reference ``MaxPool2d`` inside ``tinycnn.use_reference_ops()``.
 
     Raises:
         ValueError: x not 4-D, padding above half the kernel, a kernel larger than the padded input.
@@ -148,7 +149,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     """Mean over (kH, kW) windows, as ``torch.nn.functional.avg_pool2d``.
 
     Zero padding is counted in the divisor by default (``count_include_pad=True``, PyTorch's default). Shapes and
-    errors as ``max_pool2d``.
+    errors as ``max_pool2d``; the reference is ``AvgPool2d``.
     """
     kernel_size, stride, padding = _check_pool("avg_pool2d", x, kernel_size, stride, padding)
     fn = AvgPool2d if switch.REFERENCE else FastAvgPool2d
