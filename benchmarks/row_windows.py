@@ -1,5 +1,5 @@
 """conv2d's two ways to its columns, against each other in one process: row windows of the width-unfolded input
-(MEC, ``_row_windows``) and im2col's bands.
+(MEC, ``row_windows``) and im2col's bands.
 
     python benchmarks/row_windows.py            # the harness's conv layers and two VGG-16 layers at batch 8
     python benchmarks/row_windows.py --quick    # fewer repeats
@@ -7,7 +7,7 @@
 Each layer's forward, and forward+backward, is timed with ROW_WINDOW_MIN_COLUMNS at 1 (row windows wherever they
 apply) and at infinity (bands everywhere), taking turns (``common.measure_interleaved``); the ratio windows / bands
 below 1 is the row windows' gain. This is the measurement behind ROW_WINDOW_MIN_COLUMNS and the figures in
-``tinycnn/functional/conv.py``. Writes benchmarks/results/row_windows.json.
+``tinycnn/kernels/conv.py``. Writes benchmarks/results/row_windows.json.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
-    import tinycnn.functional.conv as conv  # noqa: PLC0415
+    import tinycnn.kernels.conv as conv  # noqa: PLC0415
 
     rng = np.random.default_rng(0)
     rows = []

@@ -86,8 +86,8 @@ def tiny_conv_calls(x_np, w_np, b_np, stride, padding, input_grad):
     """(forward, forward+backward) of tinycnn's conv2d on these arrays, as calls without arguments.
 
     Each engine gets its inputs as it would inside a network: a layer's input and its output gradient come from its
-    neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (see conv.py); a first layer
-    (input_grad False) reads the data loader's NCHW batch."""
+    neighbours, which in tinycnn lay them out (C, H, W, N) behind an NCHW view (tinycnn/kernels/columns.py); a first
+    layer (input_grad False) reads the data loader's NCHW batch."""
     import tinycnn as tc  # noqa: PLC0415
     import tinycnn.functional as F  # noqa: PLC0415
 
@@ -147,6 +147,14 @@ def pool_rows(torch, repeat):
 
 
 def lenet_step_row(torch, repeat, batch=128):
+    tiny, peer_fn = lenet_step_calls(torch, batch)
+    t, peer = measure_pair(tiny, peer_fn, repeat * 3)
+    return row(f"LeNet-5 training step (batch {batch})", t, peer, images_per_second=batch / t["median"])
+
+
+def lenet_step_calls(torch, batch=128):
+    """(tinycnn's, PyTorch's or None) LeNet-5 training step on one batch: forward, cross-entropy, backward, SGD with
+    momentum and weight decay, as calls without arguments."""
     import tinycnn as tc  # noqa: PLC0415
     import tinycnn.functional as F  # noqa: PLC0415
     from tinycnn.models import lenet5  # noqa: PLC0415
@@ -180,8 +188,7 @@ def lenet_step_row(torch, repeat, batch=128):
             loss.backward()
             topt.step()
 
-    t, peer = measure_pair(tiny, peer_fn, repeat * 3)
-    return row(f"LeNet-5 training step (batch {batch})", t, peer, images_per_second=batch / t["median"])
+    return tiny, peer_fn
 
 
 def autograd_row(torch, repeat, ops=200):

@@ -13,6 +13,7 @@ Nothing here imports tinycnn's submodules: a broken module must fail its own tes
 
 import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,3 +88,37 @@ def xp(request):
     if cupy is None:
         pytest.skip(reason)
     return cupy
+
+
+# ----- the two tiers of ops (issue 16): the `ops_tier` fixture ---------------------------------------------------
+
+_TESTS = Path(__file__).resolve().parent
+# Run in both tiers, the fast kernels and the textbook reference (tinycnn.use_reference_ops()): the op tests, the
+# gradient checks, the strict stand-in device, and the real-GPU tests of test_backend.py (those using `xp`).
+_BOTH_TIERS = (_TESTS / "functional", _TESTS / "test_gradcheck.py", _TESTS / "test_strict_device.py")
+
+
+def _runs_in_both_tiers(path: Path, fixturenames) -> bool:
+    path = Path(path).resolve()
+    if path == _TESTS / "test_backend.py":
+        return "xp" in fixturenames
+    return any(path == p or p in path.parents for p in _BOTH_TIERS)
+
+
+def pytest_generate_tests(metafunc):
+    if _runs_in_both_tiers(metafunc.definition.path, metafunc.fixturenames):
+        metafunc.parametrize("ops_tier", ["fast", "reference"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def ops_tier(request):
+    """The tier of ops a test runs in: "fast" or "reference" where ``pytest_generate_tests`` runs it in both (each
+    test id gets ``[fast]`` / ``[reference]``), else whatever the process runs (fast, unless TINYCNN_REFERENCE=1)."""
+    tier = getattr(request, "param", None)
+    if tier is None:
+        yield None
+        return
+    import tinycnn  # noqa: PLC0415 - see the module docstring
+
+    with tinycnn.use_reference_ops(tier == "reference"):
+        yield tier

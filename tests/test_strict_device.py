@@ -172,11 +172,11 @@ def test_residual_concat_net_training_step_on_the_device(opt, strict_device):
     _compare_training(tiny_residual_concat_net, _batches((4, 3, 12, 12), 5), opt, strict_device.device, steps=3)
 
 
-def test_training_step_syncs_with_the_host_only_where_documented(strict_device):
+def test_training_step_syncs_with_the_host_only_where_documented(strict_device, ops_tier):
     """A training step may read a few scalars back (each a sync that stalls the GPU queue), never arrays.
 
-    Known syncs per step: cross_entropy's label range check (one ``bool``) and one NaN check per max-pool
-    forward (``bool(isnan(out).any())``); LeNet-5 has two max-pools: 3 in all.
+    Known syncs per step: cross_entropy's label range check (one ``bool``) and, in the fast tier, one NaN check per
+    max-pool forward (``bool(isnan(out).any())``); LeNet-5 has two max-pools: 3 in all (1 for the reference ops).
     """
     from tinycnn.models import lenet5
 
@@ -191,7 +191,7 @@ def test_training_step_syncs_with_the_host_only_where_documented(strict_device):
     loss.backward()
     opt.step()
     assert STATS["to_host"] == 0
-    assert STATS["syncs"] == 3
+    assert STATS["syncs"] == (3 if ops_tier == "fast" else 1)
 
 
 # ----- devices meet: moving, mixing, the optimizer following its parameters ---------------------------------

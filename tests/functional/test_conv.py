@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 import tinycnn as tc
 import tinycnn.functional as F
-import tinycnn.functional.conv as conv_module
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -79,149 +78,6 @@ def test_conv2d_matches_direct_convolution_and_gradcheck(case):
     assert tc.gradcheck(lambda *ts: F.conv2d(*ts, **args), inputs)
 
 
-@given(case=conv_cases())
-def test_conv2d_gradcheck_when_columns_are_rebuilt(case):
-    # With a column budget of 1 byte every output row is its own band: forward and backward go band by band and
-    # the weight gradient rebuilds each band's columns from the saved input instead of keeping them.
-    rng = np.random.default_rng(case["seed"])
-    x = t64(rng.standard_normal(case["x_shape"]), requires_grad=False)
-    w = t64(rng.standard_normal(case["w_shape"]))
-    geometry = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
-    saved = conv_module.COLS_BUDGET
-    conv_module.COLS_BUDGET = 1
-    try:  # each band's GEMM writes into its rows of the output: the values must be the one-band values
-        np.testing.assert_allclose(F.conv2d(x, w, **geometry).numpy(), conv2d_ref(x.numpy(), w.numpy(), **geometry),
-                                   rtol=1e-10, atol=1e-12)
-        assert tc.gradcheck(lambda a, b: F.conv2d(a, b, **geometry), [x, w], mode="fast")
-        assert tc.gradcheck(lambda a, b: F.conv2d(a, b, **geometry), [x, w])
-    finally:
-        conv_module.COLS_BUDGET = saved
-
-
-@given(case=conv_cases(row_windows=True), one_row_bands=st.booleans())
-def test_row_windows_match_direct_convolution_and_gradcheck(case, one_row_bands):
-    # The row windows (_row_windows: the forward and the weight gradient) serve rows of W_out * N >=
-    # ROW_WINDOW_MIN_COLUMNS, which cases this small never reach: with the threshold at 1 they take them, on one
-    # band or, with a 1-byte budget, on one band per output row, whose U rows overlap the next band's.
-    rng = np.random.default_rng(case["seed"])
-    x_np, w_np = rng.standard_normal(case["x_shape"]), rng.standard_normal(case["w_shape"])
-    b_np = rng.standard_normal(case["w_shape"][0]) if case["bias"] else None
-    geometry = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
-    inputs = [t64(x_np), t64(w_np)] + ([t64(b_np)] if case["bias"] else [])
-    saved = conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET, conv_module._row_windows
-    calls = []
-    conv_module.ROW_WINDOW_MIN_COLUMNS = 1
-    conv_module._row_windows = lambda *args: calls.append(1) or saved[2](*args)  # a spy: the path was taken
-    if one_row_bands:
-        conv_module.COLS_BUDGET = 1
-    try:
-        np.testing.assert_allclose(F.conv2d(*inputs, **geometry).numpy(), conv2d_ref(x_np, w_np, b_np, **geometry),
-                                   rtol=1e-10, atol=1e-12)
-        assert calls == [1]
-        assert tc.gradcheck(lambda *ts: F.conv2d(*ts, **geometry), inputs, mode="fast")
-    finally:
-        conv_module.ROW_WINDOW_MIN_COLUMNS, conv_module.COLS_BUDGET, conv_module._row_windows = saved
-
-
-@pytest.mark.parametrize("stride", [1, 2])
-def test_row_window_bands_fill_the_budget_and_never_exceed_it(stride, monkeypatch):
-    # A band of b output rows copies (b - 1) * stride + kH rows of the unfolded input U: every band must hold as
-    # many output rows as fit the budget and no more (the last takes what is left), and together they cover H_out.
-    rng = np.random.default_rng(stride)
-    x, w = tc.Tensor(rng.standard_normal((2, 3, 23, 130))), tc.Tensor(rng.standard_normal((4, 3, 3, 3)))
-    u_row = 3 * 3 * ((130 - 3) // stride + 1) * 2 * 8  # bytes of one row of U: C * kW * W_out * N float64s
-    budget = 10 * u_row + 1  # ten rows of U; a layer with up to STREAM_MAX_CHANNELS outputs gets a quarter of
-    monkeypatch.setattr(conv_module, "COLS_BUDGET", 4 * budget)  # COLS_BUDGET
-    monkeypatch.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 1)
-    u_rows = []
-    real = conv_module._width_cols
-
-    def spy(*args):
-        u = real(*args)
-        u_rows.append(u.shape[0])
-        return u
-
-    monkeypatch.setattr(conv_module, "_width_cols", spy)
-    h_out = F.conv2d(x, w, stride=stride).shape[2]
-    assert max(u_rows) * u_row <= budget
-    assert sum((r - 3) // stride + 1 for r in u_rows) == h_out  # each band's output rows
-    assert all((r + stride) * u_row > budget for r in u_rows[:-1])  # one more output row would not fit
-
-
-@pytest.mark.parametrize("x_shape, w_shape, params, path", [
-    ((128, 1, 28, 28), (6, 1, 5, 5), dict(padding=2), "windows"),  # LeNet's C1
-    ((128, 6, 14, 14), (16, 6, 5, 5), {}, "windows"),  # LeNet's C3
-    ((16, 3, 227, 227), (8, 3, 11, 11), dict(stride=4), "windows"),  # AlexNet's conv1: 55 x 16 columns a row
-    ((2, 3, 227, 227), (8, 3, 11, 11), dict(stride=4), "narrow rows"),  # 55 x 2 columns: one GEMM per band wins
-    ((128, 2, 9, 9), (4, 2, 3, 3), dict(dilation=2), "never"),  # a row's columns are not one block of U
-    ((128, 4, 6, 6), (8, 4, 1, 1), {}, "never"),  # the input is the columns
-    ((128, 4, 8, 8), (8, 4, 2, 2), dict(stride=2), "never"),  # windows that share no row: U as large as im2col's
-])
-def test_row_windows_for_wide_rows_agree_with_bands(x_shape, w_shape, params, path, monkeypatch):
-    # Real layer sizes in float32: the forward and the weight gradient take the row windows exactly where they
-    # should (a spy counts the calls), and forcing the other path (the threshold at infinity, or at 1) gives the
-    # same output and gradients to float32 rounding.
-    rng = np.random.default_rng(x_shape[0])
-    x_np = rng.standard_normal(x_shape, dtype=np.float32)
-    w_np = rng.standard_normal(w_shape, dtype=np.float32) * 0.2
-    b_np = rng.standard_normal(w_shape[0], dtype=np.float32)
-    calls = []
-    real = conv_module._row_windows
-    monkeypatch.setattr(conv_module, "_row_windows", lambda *args: calls.append(1) or real(*args))
-
-    def run():
-        x, w, b = (tc.Tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
-        y = F.conv2d(x, w, b, **params)
-        y.backward(np.cos(np.arange(y.data.size, dtype=np.float32)).reshape(y.shape))
-        return y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
-
-    first = run()
-    assert len(calls) == 2 * (path == "windows")  # forward and weight gradient
-    monkeypatch.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 10**9 if path == "windows" else 1)
-    other = run()
-    assert len(calls) == 2 * (path != "never")  # "narrow rows" now took the windows, "windows" the bands
-    for a, b in zip(first, other):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3 * np.abs(b).max())
-
-
-@pytest.mark.parametrize("budget", [None, 1])
-def test_stacked_convolutions_sharing_the_scratch_columns_gradcheck(budget, monkeypatch):
-    # every conv builds its columns in the same reused buffer: a later layer's forward, and each layer's
-    # backward, must not see another layer's columns
-    if budget is not None:
-        monkeypatch.setattr(conv_module, "COLS_BUDGET", budget)
-    rng = np.random.default_rng(5)
-    x = t64(rng.standard_normal((2, 2, 6, 6)))
-    weights = [t64(rng.standard_normal(shape)) for shape in [(3, 2, 3, 3), (3, 3, 1, 1), (2, 3, 3, 3)]]
-
-    def net(x, w1, w2, w3):
-        h = F.conv2d(x, w1, padding=1)
-        h = F.conv2d(h, w2, stride=1)
-        return F.conv2d(h, w3, stride=2, padding=1)
-
-    assert tc.gradcheck(net, [x] + weights)
-
-
-@pytest.mark.parametrize("out_channels", [1, 6, 8, 9, 13, 16, 17])  # 6 and 13 are padded
-@pytest.mark.parametrize("budget", [None, 4 * 3024])  # one band; 1-row bands up to 16 channels, 4-row bands above
-def test_conv2d_any_out_channels_on_any_bands(out_channels, budget, monkeypatch):
-    # The forward pads the GEMM's weight with zero rows up to a multiple of GEMM_ROW_BLOCK when 5-7 rows are left
-    # over and returns the first out_channels, and layers with up to STREAM_MAX_CHANNELS outputs take bands a
-    # quarter of COLS_BUDGET (one row of columns here is 3 * 3 * 3 * 7 * 2 * 8 = 3024 bytes): every count, padded or
-    # not, on either band size, must give the reference values and gradients, with the bias added once, and an
-    # output that the next layer reads as (C, H, W, N) without a copy.
-    if budget is not None:
-        monkeypatch.setattr(conv_module, "COLS_BUDGET", budget)
-    rng = np.random.default_rng(out_channels)
-    x, w, b = (t64(rng.standard_normal(shape)) for shape in [(2, 3, 7, 7), (out_channels, 3, 3, 3), (out_channels,)])
-    y = F.conv2d(x, w, b, padding=1)
-    assert y.shape == (2, out_channels, 7, 7)
-    np.testing.assert_allclose(y.numpy(), conv2d_ref(x.numpy(), w.numpy(), b.numpy(), padding=(1, 1)),
-                               rtol=1e-10, atol=1e-12)
-    assert y.data.transpose(1, 2, 3, 0).flags.c_contiguous
-    assert tc.gradcheck(lambda *ts: F.conv2d(*ts, padding=1), [x, w, b])
-
-
 @pytest.mark.parametrize("kernel, groups", [(3, 1), (1, 1), (3, 2)])  # the bias folded into the GEMM, or not
 @pytest.mark.parametrize("wanted", [(True, True, True), (False, True, True), (False, False, True),
                                     (False, True, False), (True, False, False)])
@@ -249,27 +105,12 @@ def test_conv2d_gradients_of_any_subset_of_inputs(kernel, groups, wanted):
 
 @pytest.mark.parametrize("stride", [1, 2])
 def test_im2col_of_a_1x1_kernel_is_a_copy_the_caller_owns(stride):
-    # inside conv2d a 1x1 kernel's columns are a view of the input (stride 1) or of its one stride phase
+    # inside the fast conv kernel a 1x1 kernel's columns are a view of the input or of its one stride phase
     x = np.ascontiguousarray(np.arange(48.0).reshape(3, 2, 2, 4).transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
-    cols = conv_module.im2col(x, (1, 1), stride=(stride, stride))
+    cols = F.im2col(x, (1, 1), stride=(stride, stride))
     np.testing.assert_array_equal(cols, x[:, :, ::stride, ::stride].transpose(1, 2, 3, 0).reshape(2, -1))
     cols[...] = 0
     assert x.sum() == np.arange(48.0).sum()
-
-
-@given(case=conv_cases())
-def test_padded_phases_are_the_strided_slices_of_the_padded_input(case):
-    # _padded_phases cuts each stride phase straight from the NCHW input, working out where the padding falls in
-    # it: each must be the phase of the plainly padded (C, H, W, N) input, and exactly the phases the kernel meets
-    rng = np.random.default_rng(case["seed"])
-    x = rng.standard_normal(case["x_shape"])
-    k, s, p, d = case["w_shape"][2:], case["stride"], case["padding"], case["dilation"]
-    xpad = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1]))).transpose(1, 2, 3, 0)
-    phases = conv_module._padded_phases(x, p, k, s, d)
-    assert set(phases) == {(i * d[0] % s[0], j * d[1] % s[1]) for i in range(k[0]) for j in range(k[1])}
-    for (a, b), phase in phases.items():
-        np.testing.assert_array_equal(phase, xpad[:, a::s[0], b::s[1]])
-        assert phase.flags.c_contiguous
 
 
 def test_conv2d_hand_values():
@@ -336,6 +177,65 @@ def test_im2col_layout_and_col2im_is_its_adjoint(case):
     back = F.col2im(v, x.shape, k, s, p, d)
     assert back.shape == x.shape
     np.testing.assert_allclose((cols * v).sum(), (x * back).sum(), rtol=1e-10)
+
+
+# --- padding='same' / 'valid' (PyTorch's strings) ---------------------------------------------------------------
+
+@given(k_h=st.integers(1, 4), k_w=st.integers(1, 4), d_h=st.integers(1, 2), d_w=st.integers(1, 2),
+       h=st.integers(1, 6), w=st.integers(1, 6), n=st.integers(1, 2), groups=st.sampled_from([1, 2]),
+       bias=st.booleans(), seed=seeds)
+def test_conv2d_padding_same_keeps_the_size_and_puts_the_odd_pixel_after(k_h, k_w, d_h, d_w, h, w, n, groups, bias,
+                                                                          seed):
+    # 'same' pads dilation (k - 1) pixels per axis, half before and the odd one after (bottom / right), as
+    # torch.nn.functional.conv2d: the reference is the direct convolution of the input padded that way by hand
+    rng = np.random.default_rng(seed)
+    x_np, w_np = rng.standard_normal((n, 2 * groups, h, w)), rng.standard_normal((groups, 2, k_h, k_w))
+    b_np = rng.standard_normal(groups) if bias else None
+    t_h, t_w = d_h * (k_h - 1), d_w * (k_w - 1)
+    x_pad = np.pad(x_np, ((0, 0), (0, 0), (t_h // 2, t_h - t_h // 2), (t_w // 2, t_w - t_w // 2)))
+    expected = conv2d_ref(x_pad, w_np, b_np, dilation=(d_h, d_w), groups=groups)
+    inputs = [t64(x_np), t64(w_np)] + ([t64(b_np)] if bias else [])
+    args = dict(padding="same", dilation=(d_h, d_w), groups=groups)
+    y = F.conv2d(*inputs, **args)
+    assert y.shape == (n, groups, h, w)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
+    assert tc.gradcheck(lambda *ts: F.conv2d(*ts, **args), inputs)
+
+
+def test_conv2d_padding_valid_is_no_padding():
+    rng = np.random.default_rng(0)
+    x, w = t64(rng.standard_normal((2, 3, 6, 5))), t64(rng.standard_normal((4, 3, 3, 2)))
+    np.testing.assert_array_equal(F.conv2d(x, w, padding="valid").numpy(), F.conv2d(x, w, padding=0).numpy())
+    np.testing.assert_array_equal(F.conv2d(x, w, stride=2, padding="valid").numpy(),
+                                  F.conv2d(x, w, stride=2).numpy())
+
+
+@pytest.mark.peer
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths")  # torch's note on its own copy
+@pytest.mark.parametrize("kernel, dilation", [((2, 4), (1, 1)), ((3, 2), (2, 1)), ((1, 5), (1, 3)), ((4, 4), (2, 2))])
+def test_conv2d_padding_same_against_torch(kernel, dilation):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(sum(kernel))
+    x_np, w_np, b_np = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3) + kernel), rng.standard_normal(4)
+    ours = [t64(a) for a in (x_np, w_np, b_np)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x_np, w_np, b_np)]
+    y = F.conv2d(*ours, padding="same", dilation=dilation)
+    y_t = torch.nn.functional.conv2d(*theirs, padding="same", dilation=dilation)
+    np.testing.assert_allclose(y.numpy(), y_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    y_t.backward(torch.tensor(g))
+    for mine, peer in zip(ours, theirs):
+        np.testing.assert_allclose(mine.grad.numpy(), peer.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_padding_string_errors():
+    x, w = t64(np.ones((1, 2, 5, 5))), t64(np.ones((4, 2, 3, 3)))
+    with pytest.raises(ValueError, match=r"padding='same' is not supported for strided .*stride=\(2, 1\)"):
+        F.conv2d(x, w, stride=(2, 1), padding="same")
+    for bad in ("SAME", "full", ""):
+        with pytest.raises(ValueError, match=f"padding must be an int, a pair of ints, 'valid' or 'same', got '{bad}'"):
+            F.conv2d(x, w, padding=bad)
 
 
 # --- errors --------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional._util import pair
+from ..functional.conv import PADDING_MODES, conv_padding, pad_by_mode
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter
@@ -25,19 +26,25 @@ class Conv2d(Module):
 
     Args:
         in_channels, out_channels: channel counts (C_in, C_out).
-        kernel_size, stride, padding, dilation: an int or a pair. groups: split channels into independent groups.
+        kernel_size, stride, dilation: an int or a pair. groups: split channels into independent groups.
+        padding: an int or a pair, or 'valid' (none) or 'same' (the output as large as the input, stride 1 only;
+            an odd total puts the extra pixel at the bottom/right), as PyTorch.
         bias: learn an additive bias per output channel.
+        padding_mode: what the padding holds: 'zeros' (default), 'reflect', 'replicate' or 'circular'
+            (``torch.nn.functional.pad``'s modes, as ``torch.nn.Conv2d``).
 
     Shapes: input (N, C_in, H, W) -> (N, C_out, H_out, W_out); weight (C_out, C_in/groups, kH, kW) float32.
     Initialized as PyTorch does (U(+-1/sqrt(fan_in)), ``init.default_init_``); the models re-initialize as their
     papers say.
 
-    Raises ValueError for non-positive sizes or channels not divisible by groups; calling it on an input with the
-    wrong number of channels raises ValueError naming both shapes.
+    Raises ValueError for non-positive sizes or channels not divisible by groups, a padding string other than
+    'valid' / 'same', 'same' with a stride, an unknown padding_mode; calling it on an input with the wrong number of
+    channels raises ValueError naming both shapes, and with 'reflect' / 'circular' padding larger than the input
+    allows (below its size / at most its size) ValueError naming both.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, dtype=np.float32):
+                 bias=True, padding_mode="zeros", dtype=np.float32):
         super().__init__()
         op = "Conv2d"
         self.in_channels = _positive_int(op, "in_channels", in_channels)
@@ -48,18 +55,27 @@ class Conv2d(Module):
                              f"divisible by groups ({groups})")
         self.kernel_size = pair("kernel_size", kernel_size, op, minimum=1)
         self.stride = pair("stride", stride, op, minimum=1)
-        self.padding = pair("padding", padding, op, minimum=0)
         self.dilation = pair("dilation", dilation, op, minimum=1)
+        # a pair, or PyTorch's string kept as given ('same' checks the stride now, as torch.nn.Conv2d)
+        sides = conv_padding(padding, self.kernel_size, self.stride, self.dilation, op)
+        self.padding = padding if isinstance(padding, str) else (sides[0][0], sides[1][0])
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"{op}: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         self.weight = Parameter(np.empty((out_channels, in_channels // groups) + self.kernel_size, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
         init.default_init_(self.weight, self.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        padding = self.padding
+        if self.padding_mode != "zeros":  # pad by the mode first, then convolve without padding (as PyTorch)
+            sides = conv_padding(padding, self.kernel_size, self.stride, self.dilation, "Conv2d")
+            x, padding = (pad_by_mode(x, sides, self.padding_mode) if sides != ((0, 0), (0, 0)) else x), 0
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
+        if self.padding != (0, 0):  # a pair, or 'same' / 'valid' shown as torch.nn.Conv2d shows them
             s += f", padding={self.padding}"
         if self.dilation != (1, 1):
             s += f", dilation={self.dilation}"
@@ -67,6 +83,8 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
 
 
