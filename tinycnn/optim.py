@@ -153,6 +153,13 @@ class LRScheduler:
     def lr_at(self, epoch: int) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def state_dict(self) -> dict:
+        """Every attribute but the optimizer, as ``torch.optim.lr_scheduler.LRScheduler.state_dict`` (resume)."""
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.__dict__.update(state)
+
 
 class StepLR(LRScheduler):
     """lr = base_lr * gamma ** (epoch // step_size) (``torch.optim.lr_scheduler.StepLR``)."""
