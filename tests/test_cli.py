@@ -229,3 +229,18 @@ def test_python_dash_m_bad_command_exits_2(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "usage" in proc.stderr
+
+
+def test_resume_takes_the_runs_own_settings_for_options_not_given(tmp_path):
+    from tinycnn.cli import _train_config, build_parser
+
+    _checkpoint(tmp_path, config={"model": "lenet5", "epochs": 3, "train_limit": 640, "seed": 7, "lr": 0.01,
+                                  "device": "cpu", "data_dir": "/elsewhere", "progress": True})
+    args = build_parser().parse_args(["train", "lenet5", "--out", str(tmp_path), "--resume", "--no-progress"])
+    config = _train_config(args)
+    assert (config.epochs, config.train_limit, config.seed, config.lr) == (3, 640, 7, 0.01)
+    assert config.data_dir is None and config.progress is False and config.resume is True  # where/how: not taken
+    args = build_parser().parse_args(["train", "lenet5", "--out", str(tmp_path), "--resume", "--epochs", "5"])
+    assert _train_config(args).epochs == 5  # given: kept, and fit refuses it as a change of settings
+    args = build_parser().parse_args(["train", "lenet5", "--out", str(tmp_path)])
+    assert _train_config(args).epochs == 10  # without --resume: the defaults
