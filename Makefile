@@ -23,8 +23,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)  ## create .venv and install tinycnn (editable) with the test tools
 
-train: $(STAMP)  ## train LeNet-5 on MNIST with the default recipe
-	$(BIN)/tinycnn train lenet5 $(ARGS)
+# Run again, `make train` continues the run in runs/lenet5 (--resume): an interrupted run goes on from its last
+# checkpoint, a finished one only reports its accuracy. A new run: make train ARGS=--overwrite (or --out DIR).
+train: $(STAMP)  ## train LeNet-5 on MNIST (again: continue or report runs/lenet5; ARGS=--overwrite starts over)
+	$(BIN)/tinycnn train lenet5 $(if $(filter --overwrite,$(ARGS)),,--resume) $(ARGS)
 
 test: $(STAMP)  ## the WHOLE test suite, slow tests included (what CI runs)
 	$(BIN)/python -m pytest $(ARGS)

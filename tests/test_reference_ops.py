@@ -16,7 +16,7 @@ import pytest
 
 import tinycnn as tc
 import tinycnn.functional as F
-from tinycnn.functional import activation, loss, math, normalization, regularization, shape
+from tinycnn.functional import activation, elementwise_loss, join, loss, math, normalization, regularization
 from tinycnn.functional import conv as reference_conv
 from tinycnn.functional import pooling as reference_pooling
 from tinycnn.kernels import switch
@@ -34,7 +34,9 @@ REFERENCE_FUNCTIONS = [
     reference_pooling.AdaptiveAvgPool2d, reference_pooling.GlobalAvgPool2d,
     normalization.BatchNorm, normalization.LocalResponseNorm,
     activation.ReLU, activation.Tanh, activation.ScaledTanh, activation.Sigmoid, activation.Softmax,
-    activation.LogSoftmax, loss.CrossEntropy, regularization.Dropout, shape.Concat, math.Add,
+    activation.LogSoftmax, activation.LeakyReLU, activation.ELU, activation.SiLU, activation.GELU,
+    loss._ClassLoss, elementwise_loss._Distance, elementwise_loss._BinaryCrossEntropy,
+    elementwise_loss._BinaryCrossEntropyWithLogits, regularization.Dropout, join.Concat, math.Add,
 ]
 
 
@@ -126,7 +128,7 @@ def test_reference_op_is_a_function_with_forward_and_backward_side_by_side(fn):
     assert "forward" in vars(fn) and "backward" in vars(fn), f"{fn.__name__} inherits forward or backward"
     source = inspect.getsource(fn)
     # the array module comes from the data (xp), so the op runs on CuPy too: no numpy calls on tensor data
-    assert not re.search(r"\bnp\.", source), f"{fn.__name__} calls numpy directly"
+    assert not re.search(r"\bnp\.(?!errstate\b)", source), f"{fn.__name__} calls numpy directly"
 
 
 @pytest.mark.parametrize("module", [reference_conv, reference_pooling], ids=lambda m: m.__name__)

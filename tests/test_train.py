@@ -9,7 +9,8 @@ import pytest
 import tinycnn as tc
 from tinycnn import train
 from tinycnn.models import lenet5
-from tinycnn.train import TrainConfig, evaluate, fit, load_checkpoint, predict, save_checkpoint
+from tinycnn.train import (CheckpointError, ConfigError, RunError, TrainConfig, evaluate, fit, load_checkpoint, predict,
+                           save_checkpoint)
 
 META = {"model": "lenet5", "model_args": {"num_classes": 10, "in_channels": 1}, "dataset": "mnist",
         "mean": 0.1307, "std": 0.3081}
@@ -74,7 +75,7 @@ def test_checkpoint_write_is_atomic(tmp_path, digits, monkeypatch, failing):
     def boom(*args, **kwargs):
         raise OSError(f"simulated failure in os.{failing}")
 
-    monkeypatch.setattr(train.os, failing, boom)
+    monkeypatch.setattr(os, failing, boom)
     with pytest.raises(OSError, match="simulated"):
         save_checkpoint(path, model_with_seed(1), META)
     monkeypatch.undo()
@@ -93,7 +94,7 @@ def test_load_checkpoint_missing_file(tmp_path):
 def test_load_checkpoint_not_a_checkpoint(tmp_path):
     path = tmp_path / "weights.npz"
     np.savez(path, a=np.zeros(3))
-    with pytest.raises(ValueError, match="not a tinycnn checkpoint"):
+    with pytest.raises(ValueError, match="not a tinycnn file"):
         load_checkpoint(path)
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"this is not a zip file at all")
@@ -104,29 +105,97 @@ def test_load_checkpoint_not_a_checkpoint(tmp_path):
 def test_load_checkpoint_shape_mismatch_is_an_error(tmp_path):
     path = tmp_path / "c.npz"
     save_checkpoint(path, lenet5(num_classes=5), META)  # meta claims 10 classes
-    with pytest.raises(RuntimeError, match="size mismatch for 11.weight"):  # PyTorch's error (ValueError before)
+    with pytest.raises(CheckpointError, match="size mismatch for 11.weight"):  # one line naming the file (PyTorch's RuntimeError inside)
         load_checkpoint(path)
 
 
 # ----- config validation (no data needed: checked before loading) -----
 
-@pytest.mark.parametrize("field, value", [
-    ("epochs", 0), ("batch_size", 0), ("lr", 0.0), ("lr", -0.1), ("optimizer", "rmsprop"),
-    ("schedule", "linear"), ("dataset", "cifar10"), ("device", "gpu"),
+@pytest.mark.parametrize("field, value, shown", [
+    ("epochs", 0, "0"), ("epochs", 2.0, "2.0 (a float)"), ("batch_size", 0, "0"), ("batch_size", "64", "'64' (a str)"),
+    ("lr", 0.0, "0.0"), ("lr", -0.1, "-0.1"), ("lr", float("nan"), "nan"), ("lr", "0.1", "'0.1' (a str)"),
+    ("momentum", -1.0, "-1.0"), ("weight_decay", float("inf"), "inf"), ("optimizer", "rmsprop", "'rmsprop'"),
+    ("schedule", "linear", "'linear'"), ("dataset", "cifar10", "'cifar10'"), ("device", "gpu", "'gpu'"),
+    ("seed", -1, "-1"), ("train_limit", 0, "0"), ("train_limit", -5, "-5"), ("test_limit", 0, "0"),
+    ("progress", "yes", "'yes' (a str)"), ("model", "nope", "'nope'"), ("out", "", "'' (a str)"),
 ])
-def test_bad_config_names_the_field(tmp_path, field, value):
-    config = TrainConfig(out=str(tmp_path / "run"), progress=False, **{field: value})
+def test_bad_config_names_the_field_and_value(tmp_path, monkeypatch, field, value, shown):
+    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded before validation"))
+    config = TrainConfig(**{"out": str(tmp_path / "run"), "progress": False, field: value})
     with pytest.raises(ValueError) as info:
         fit(config, log=quiet)
     message = str(info.value)
-    # the message starts with the field (it then lists the whole config, which names every field)
     assert message.startswith(f"{field} must"), message
+    assert message.endswith(f"got {shown}"), message
+    assert "'batch_size':" not in message  # the bad value, not the whole config
     assert not (tmp_path / "run").exists()  # nothing written for a config that cannot run
 
 
-def test_unknown_model_is_a_key_error(tmp_path):
-    with pytest.raises(KeyError, match="lenet5"):
-        fit(TrainConfig(model="nope", out=str(tmp_path)), log=quiet)
+def test_resume_and_overwrite_together_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="overwrite cannot be combined with resume"):
+        fit(TrainConfig(out=str(tmp_path), resume=True, overwrite=True), log=quiet)
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the folder checks"))
+
+
+def test_missing_data_dir_is_an_error_before_loading(tmp_path, no_data):
+    with pytest.raises(ConfigError, match="data_dir must be an existing folder .it does not exist.") as err:
+        fit(TrainConfig(out=str(tmp_path / "run"), data_dir=str(tmp_path / "nonexistent")), log=quiet)
+    assert str(tmp_path / "nonexistent") in str(err.value)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_unwritable_out_is_an_error_before_loading(tmp_path, no_data, where):
+    (tmp_path / "f").write_text("x")
+    out = tmp_path / "f" if where == "a file" else tmp_path / "f" / "run"
+    with pytest.raises(ConfigError, match="^out must be a folder") as err:
+        fit(TrainConfig(out=str(out), progress=False), log=quiet)
+    assert str(out) in str(err.value)
+
+
+def test_a_folder_holding_a_run_is_refused(tmp_path, no_data):
+    save_checkpoint(tmp_path / "checkpoint.npz", model_with_seed(0), {**META, "epoch": 4, "test_accuracy": 0.5,
+                                                                    "config": {"epochs": 10}})
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(RunError) as err:
+        fit(TrainConfig(out=str(tmp_path), progress=False), log=quiet)
+    message = str(err.value)
+    assert message.startswith(f"{tmp_path} already holds a run (lenet5, epoch 4 of 10, test accuracy 50.00%)")
+    assert "--resume" in message and "--overwrite" in message and "--out" in message
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+    (tmp_path / "checkpoint.npz").unlink()
+    (tmp_path / "metrics.json").write_text("{}")  # any result file counts
+    with pytest.raises(RunError, match="already holds a run .metrics.json."):
+        fit(TrainConfig(out=str(tmp_path), progress=False), log=quiet)
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path, no_data):
+    save_checkpoint(tmp_path / "checkpoint.npz", model_with_seed(0), {**META, "epoch": 1})  # weights only
+    with pytest.raises(CheckpointError, match="holds weights only"):
+        fit(TrainConfig(out=str(tmp_path), resume=True, progress=False), log=quiet)
+    (tmp_path / "checkpoint.npz").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="checkpoint.npz: not a tinycnn checkpoint"):
+        fit(TrainConfig(out=str(tmp_path), resume=True, progress=False), log=quiet)
+    (tmp_path / "checkpoint.npz").unlink()
+    (tmp_path / "metrics.json").write_text("{}")
+    with pytest.raises(RunError, match="checkpoint.npz is missing"):
+        fit(TrainConfig(out=str(tmp_path), resume=True, progress=False), log=quiet)
+
+
+def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
+    from tinycnn._fileio import remove_stale_temporaries
+
+    dead = tmp_path / ".checkpoint.npz.999999999.abc123.tmp"  # no such pid
+    alive = tmp_path / f".checkpoint.npz.{os.getpid()}.def456.tmp"  # a live writer's: kept
+    other = tmp_path / ".notes.txt.999999999.abc.tmp"  # not a run file
+    for path in (dead, alive, other):
+        path.write_bytes(b"partial")
+    assert remove_stale_temporaries(tmp_path, train.RUN_FILES) == [dead]
+    assert not dead.exists() and alive.exists() and other.exists()
 
 
 # ----- fit on real MNIST -----
@@ -215,5 +284,122 @@ def test_interrupt_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
             log=lines.append)
     _, meta = load_checkpoint(tmp_path / "checkpoint.npz")
     assert meta["epoch"] == 1
-    assert any("last good checkpoint" in line for line in lines)
-    assert not (tmp_path / "metrics.json").exists()
+    assert any("last good checkpoint" in line and "(epoch 1)" in line for line in lines)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())  # the history of the finished epoch is kept
+    assert [h["epoch"] for h in metrics["history"]] == [1] and metrics["finished"] is False
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+# ----- same seed, same numbers: whatever wraps the loader, however many threads, across a resume -----
+
+def numbers(result, out):
+    """What must be bit-identical between equal runs: the history without timings, and every weight."""
+    history = [{k: v for k, v in h.items() if k not in train.TIMING_FIELDS} for h in result["history"]]
+    model, _ = load_checkpoint(out / "checkpoint.npz")
+    return history, model.state_dict()
+
+
+def assert_same_numbers(a, b):
+    assert a[0] == b[0]
+    assert list(a[1]) == list(b[1])
+    for name in a[1]:
+        np.testing.assert_array_equal(a[1][name], b[1][name], err_msg=name)
+
+
+SMALL_RUN = dict(train_limit=640, test_limit=100, epochs=2, batch_size=64, seed=5)
+
+
+@pytest.mark.network
+def test_progress_bar_and_threads_do_not_change_the_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "plot_history", quiet)
+    from tinycnn import backend
+
+    monkeypatch.setattr(backend, "PARALLEL_MIN_BYTES", 0)  # let the threads split even these small copies
+
+    def run(name, progress, threads):
+        monkeypatch.setattr(backend, "_num_threads", threads)
+        out = tmp_path / name
+        return numbers(fit(TrainConfig(out=str(out), progress=progress, **SMALL_RUN), log=quiet), out)
+
+    reference = run("plain", False, 1)
+    assert_same_numbers(run("bar", True, 1), reference)   # tqdm calls iter() once more than the loop
+    assert_same_numbers(run("threads", False, 2), reference)
+
+
+def tiny_dropout_net(num_classes=10, in_channels=1):
+    """A small registered model with dropout and batch norm: its masks and running statistics must repeat too."""
+    from tinycnn import nn
+
+    return nn.Sequential(nn.Conv2d(in_channels, 4, 5, stride=2), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                         nn.Dropout(0.5), nn.Linear(4 * 12 * 12, num_classes))
+
+
+@pytest.fixture
+def tiny_model(monkeypatch):
+    from tinycnn.models import MODELS, ModelSpec
+
+    monkeypatch.setitem(MODELS, "tiny_dropout", ModelSpec(tiny_dropout_net, (1, 28, 28)))
+    return "tiny_dropout"
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_resume_after_an_interrupt_gives_the_uninterrupted_numbers(tmp_path, monkeypatch, tiny_model, optimizer):
+    """In-process version (the subprocess ones, with real signals, are in test_faults.py): the momentum buffers or
+    Adam's moments, the cosine schedule, the data order and the dropout masks of epoch 3 must all be restored."""
+    monkeypatch.setattr(train, "plot_history", quiet)
+    config = dict(SMALL_RUN, epochs=3, progress=False, model=tiny_model, optimizer=optimizer, lr=0.01)
+    reference = numbers(fit(TrainConfig(out=str(tmp_path / "a"), **config), log=quiet), tmp_path / "a")
+    other_seed = numbers(fit(TrainConfig(out=str(tmp_path / "c"), **{**config, "seed": 6}), log=quiet),
+                         tmp_path / "c")
+    assert other_seed[0] != reference[0]  # the comparison below can fail
+
+    calls = []
+    real_evaluate = train.evaluate
+
+    def interrupt_in_epoch_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train, "evaluate", interrupt_in_epoch_3)
+    with pytest.raises(KeyboardInterrupt):
+        fit(TrainConfig(out=str(tmp_path / "b"), **config), log=quiet)
+    monkeypatch.setattr(train, "evaluate", real_evaluate)
+    lines = []
+    result = fit(TrainConfig(out=str(tmp_path / "b"), resume=True, **config), log=lines.append)
+    assert any("resuming" in line and "after epoch 2 of 3" in line for line in lines)
+    assert_same_numbers(numbers(result, tmp_path / "b"), reference)
+    # resuming a finished run does nothing and says so
+    lines.clear()
+    again = fit(TrainConfig(out=str(tmp_path / "b"), resume=True, **config), log=lines.append)
+    assert any("already finished" in line for line in lines)
+    assert again["history"] == result["history"]
+
+
+@pytest.mark.network
+def test_resume_with_other_settings_is_refused_and_overwrite_replaces(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "plot_history", quiet)
+    config = dict(SMALL_RUN, epochs=1, progress=False)
+    fit(TrainConfig(out=str(tmp_path), **config), log=quiet)
+    with pytest.raises(RunError, match=r"it was started with epochs=1 \(given 3\); seed=5 \(given 6\)"):
+        fit(TrainConfig(out=str(tmp_path), resume=True, **{**config, "epochs": 3, "seed": 6}), log=quiet)
+    lines = []
+    result = fit(TrainConfig(out=str(tmp_path), overwrite=True, **{**config, "seed": 6}), log=lines.append)
+    assert any("removed" in line and "checkpoint.npz" in line for line in lines)
+    assert result["config"]["seed"] == 6
+    assert load_checkpoint(tmp_path / "checkpoint.npz")[1]["config"]["seed"] == 6
+
+
+def test_checkpoints_of_an_older_tinycnn_still_load_with_a_warning(tmp_path, digits):
+    """The format before checksums: np.savez of a JSON ``meta`` and ``param/NAME`` arrays."""
+    model = model_with_seed(0)
+    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
+    arrays["meta"] = np.frombuffer(json.dumps({**META, "epoch": 10}).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.warns(UserWarning, match="older tinycnn, without checksums"):
+        loaded, meta = load_checkpoint(tmp_path / "old.npz")
+    assert meta["epoch"] == 10
+    np.testing.assert_array_equal(predict(loaded, digits), predict(model, digits))

@@ -29,6 +29,7 @@ from .functional import (abs, all, allclose, amax, amin, any, arange, argmax, ar
 from .functional import add  # noqa: F401
 from .gradcheck import GradcheckError, gradcheck
 from .kernels import reference_ops_enabled, use_reference_ops
+from .serialization import load, save
 from .summary import summary
 
 __version__ = "0.1.0"
@@ -44,7 +45,7 @@ short, int, long = int16, int32, int64  # noqa: A001
 __all__ = [
     "Tensor", "Function", "tensor", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "gradcheck", "GradcheckError", "summary", "functional", "autograd",
-    "set_num_threads", "get_num_threads", "use_reference_ops", "reference_ops_enabled",
+    "set_num_threads", "get_num_threads", "use_reference_ops", "reference_ops_enabled", "save", "load",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "half", "float", "double",
     "short", "int", "long",
     "from_numpy", "as_tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye", "randn", "rand",

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import signal
 import sys
+from pathlib import Path
 
 
 def _shape(text: str) -> tuple:
@@ -16,6 +20,59 @@ def _shape(text: str) -> tuple:
     return shape
 
 
+def _checked(parse, must: str, ok):
+    """An argparse type: ``parse(text)``, then ``ok(value)``; else an error naming what the option must be and the
+    value given (argparse adds the option's name: "argument --batch-size: must be an integer >= 1, got '0'")."""
+    def convert(text):
+        try:
+            value = parse(text)
+        except (TypeError, ValueError):
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {must}, got {text!r}")
+        return value
+    convert.__name__ = must  # argparse names the type in some messages
+    return convert
+
+
+_positive_int = _checked(int, "an integer >= 1", lambda v: v >= 1)
+_seed = _checked(int, "an integer >= 0", lambda v: 0 <= v < 2**63)
+_positive_float = _checked(float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
+_non_negative_float = _checked(float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+
+
+def _device(text: str) -> str:
+    from .backend import parse_device  # noqa: PLC0415
+
+    try:
+        parse_device(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}") from None
+    return text
+
+
+def _existing_dir(text: str) -> str:
+    if not os.path.isdir(text):
+        what = "is not a folder" if os.path.exists(text) else "does not exist"
+        raise argparse.ArgumentTypeError(f"must be an existing folder, got {text!r} (it {what})")
+    return text
+
+
+# TrainConfig fields set by options that take a value (the rest: model, out, flags).
+_TRAIN_OPTIONS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
+                  "seed", "data_dir", "device", "train_limit", "test_limit")
+
+_TRAIN_EPILOG = """outputs: OUT (default runs/MODEL) receives checkpoint.npz, metrics.json and curves.png, rewritten after every
+epoch. A folder that already holds a run is never replaced silently: train refuses, unless --resume (continue
+that run from its last checkpoint; a folder without one starts a new run) or --overwrite (replace it).
+With --resume the run's own settings are used for every option not given; an option given must match them.
+
+interrupting: Ctrl-C (SIGINT) or SIGTERM stops at once, keeps the last checkpoint (end of the last finished
+epoch) and exits with 128 + the signal number (130, 143); `tinycnn train MODEL --resume` (same --out) then
+ends with the same weights and metrics as a run never interrupted.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODELS  # noqa: PLC0415
     from .train import TrainConfig  # noqa: PLC0415
@@ -24,59 +81,84 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinycnn", description="Train, evaluate and inspect tinycnn's CNNs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model on MNIST or Fashion-MNIST")
+    train = sub.add_parser("train", help="train a model on MNIST or Fashion-MNIST", epilog=_TRAIN_EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("model", choices=sorted(MODELS), help="registered model name")
-    train.add_argument("--dataset", default=d.dataset, choices=["mnist", "fashion-mnist"])
-    train.add_argument("--epochs", type=int, default=d.epochs)
-    train.add_argument("--batch-size", type=int, default=d.batch_size)
-    train.add_argument("--lr", type=float, default=None,
+    train.add_argument("--dataset", choices=["mnist", "fashion-mnist"], help=f"(default {d.dataset})")
+    train.add_argument("--epochs", type=_positive_int, help=f"(default {d.epochs})")
+    train.add_argument("--batch-size", type=_positive_int, help=f"(default {d.batch_size})")
+    train.add_argument("--lr", type=_positive_float,
                        help="initial learning rate (default: the model's, 0.05 for most, 0.002 for lenet5_paper)")
-    train.add_argument("--optimizer", default=d.optimizer, choices=["sgd", "adam"])
-    train.add_argument("--momentum", type=float, default=d.momentum)
-    train.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    train.add_argument("--schedule", default=d.schedule, choices=["cosine", "step", "none"])
-    train.add_argument("--seed", type=int, default=d.seed)
-    train.add_argument("--data-dir", default=None, help="folder holding the IDX files (else cache, then download)")
+    train.add_argument("--optimizer", choices=["sgd", "adam"], help=f"(default {d.optimizer})")
+    train.add_argument("--momentum", type=_non_negative_float, help=f"(default {d.momentum})")
+    train.add_argument("--weight-decay", type=_non_negative_float, help=f"(default {d.weight_decay})")
+    train.add_argument("--schedule", choices=["cosine", "step", "none"], help=f"(default {d.schedule})")
+    train.add_argument("--seed", type=_seed, help=f"(default {d.seed})")
+    train.add_argument("--data-dir", type=_existing_dir,
+                       help="folder holding the dataset's IDX files (else TINYCNN_DATA, the cache, then download)")
     train.add_argument("--out", default=None, help="output folder (default runs/MODEL)")
-    train.add_argument("--device", default=d.device, help="cpu, cuda or cuda:N")
-    train.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
-    train.add_argument("--test-limit", type=int, default=None, help="use only the first N test images")
+    train.add_argument("--device", type=_device, help=f"cpu, cuda or cuda:N (default {d.device})")
+    train.add_argument("--train-limit", type=_positive_int, help="use only the first N training images")
+    train.add_argument("--test-limit", type=_positive_int, help="use only the first N test images")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    what = train.add_mutually_exclusive_group()
+    what.add_argument("--resume", action="store_true",
+                      help="continue the run in OUT from its last checkpoint (a new run if OUT has none)")
+    what.add_argument("--overwrite", action="store_true", help="replace the run in OUT")
 
     ev = sub.add_parser("evaluate", help="test accuracy of a saved checkpoint")
     ev.add_argument("checkpoint")
-    ev.add_argument("--data-dir", default=None)
-    ev.add_argument("--device", default="cpu")
-    ev.add_argument("--batch-size", type=int, default=512)
+    ev.add_argument("--data-dir", type=_existing_dir, default=None)
+    ev.add_argument("--device", type=_device, default="cpu")
+    ev.add_argument("--batch-size", type=_positive_int, default=512)
 
     summ = sub.add_parser("summary", help="layer table: output shapes, parameters, MACs")
     summ.add_argument("model", choices=sorted(MODELS))
     summ.add_argument("--input", type=_shape, default=None, help="C,H,W (default: the model's own input size)")
-    summ.add_argument("--num-classes", type=int, default=None)
+    summ.add_argument("--num-classes", type=_positive_int, default=None)
     summ.add_argument("--dot", default=None, metavar="PATH",
                       help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed)")
     return parser
 
 
+def _train_config(args):
+    """The TrainConfig of ``tinycnn train``: options given, else (with --resume) the run's own, else defaults."""
+    from .checkpoint import read_checkpoint  # noqa: PLC0415
+    from .runconfig import RESUMABLE_FIELDS  # noqa: PLC0415
+    from .train import CHECKPOINT, TrainConfig  # noqa: PLC0415
+
+    out = args.out or f"runs/{args.model}"
+    values = {}
+    if args.resume:
+        try:  # an unreadable checkpoint is reported by fit, with the reason
+            saved = read_checkpoint(Path(out) / CHECKPOINT)["meta"].get("config", {})
+        except (OSError, ValueError):
+            saved = {}
+        values = {k: v for k, v in saved.items() if k in _TRAIN_OPTIONS and k not in RESUMABLE_FIELDS}
+    values.update({k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None})
+    return TrainConfig(model=args.model, out=out, progress=not args.no_progress, resume=args.resume,
+                       overwrite=args.overwrite, **values)
+
+
+def _option(field: str) -> str:
+    return {"progress": "--no-progress", "model": "MODEL"}.get(field, "--" + field.replace("_", "-"))
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from .runconfig import ConfigError  # noqa: PLC0415
+
     try:
         if args.command == "train":
-            from .train import TrainConfig, fit  # noqa: PLC0415
+            from .train import fit  # noqa: PLC0415
 
-            config = TrainConfig(model=args.model, dataset=args.dataset, epochs=args.epochs,
-                                 batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                                 momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-                                 seed=args.seed, data_dir=args.data_dir, out=args.out or f"runs/{args.model}",
-                                 device=args.device, train_limit=args.train_limit, test_limit=args.test_limit,
-                                 progress=not args.no_progress)
-            fit(config)
+            fit(_train_config(args))
         elif args.command == "evaluate":
             from .data import load_dataset  # noqa: PLC0415
             from .train import evaluate, load_checkpoint, pad_images  # noqa: PLC0415
 
             model, meta = load_checkpoint(args.checkpoint, device=args.device)
-            images, labels = load_dataset(meta.get("dataset", "mnist"), "test", root=args.data_dir)
+            images, labels = load_dataset(meta["dataset"], "test", root=args.data_dir)
             images = pad_images(images, meta.get("input_size", images.shape[-1]))
             loss, acc = evaluate(model, images, labels, args.batch_size, args.device, meta["mean"], meta["std"])
             print(json.dumps({"checkpoint": args.checkpoint, "model": meta["model"], "test_images": len(labels),
@@ -96,12 +178,20 @@ def main(argv=None) -> int:
                 from .draw import render  # noqa: PLC0415
 
                 print(f"layer graph: {render(model, args.dot, input_shape=shape)}")
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
-        print(f"tinycnn {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # fit has said where the last good checkpoint is
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"tinycnn {args.command}: interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+        return 128 + signum
+    except ConfigError as exc:
+        print(f"tinycnn {args.command}: error: {exc.for_option(_option(exc.field))}", file=sys.stderr)
         return 2
+    except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"tinycnn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a disk that fills up, a folder that vanishes mid-run
+        print(f"tinycnn {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

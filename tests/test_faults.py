@@ -1,0 +1,155 @@
+"""Faults injected for real into `tinycnn train` subprocesses: SIGTERM and SIGINT in the middle of an epoch,
+SIGKILL and SIGTERM in the middle of a checkpoint write; then `--resume`, which must end bit-identical (weights,
+metrics.json but its timings) to a run that was never interrupted. tests/fault_driver.py places each fault."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinycnn as tc
+
+pytestmark = pytest.mark.network  # MNIST, from the cache or PyPI
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DRIVER = str(Path(__file__).with_name("fault_driver.py"))
+STEPS_PER_EPOCH = 12
+ARGS = ["lenet5", "--epochs", "3", "--train-limit", str(64 * STEPS_PER_EPOCH), "--test-limit", "100",
+        "--batch-size", "64", "--seed", "7", "--no-progress"]
+TIMINGS = ("seconds", "images_per_second")
+
+
+def start(mode, out, *extra, marker=None):
+    # One BLAS and one tinycnn thread: on a busy 2-core machine threads that wait on each other run ~10x slower.
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TINYCNN_NO_MIRRORS": "1", "OPENBLAS_NUM_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "TINYCNN_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, DRIVER, mode, str(marker or out.with_suffix(".marker")), *ARGS,
+                             "--out", str(out), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(proc, timeout=300):
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def run(mode, out, *extra):
+    code, stdout, stderr = finish(start(mode, out, *extra))
+    assert code == 0, stderr
+    return stdout
+
+
+def signal_when_marked(proc, marker: Path, signum, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the fault point was never reached"
+        time.sleep(0.02)
+    proc.send_signal(signum)
+    return finish(proc)
+
+
+def temporaries(out: Path):
+    return sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp"))
+
+
+def results(out: Path):
+    """What must be bit-identical between a resumed run and an uninterrupted one."""
+    metrics = json.loads((out / "metrics.json").read_text())
+    metrics["history"] = [{k: v for k, v in h.items() if k not in TIMINGS} for h in metrics["history"]]
+    for key in ("train_seconds", "data_source", "checkpoint"):
+        metrics.pop(key)
+    metrics["config"].pop("out")
+    checkpoint = tc.load(out / "checkpoint.npz")
+    return metrics, checkpoint["model"], checkpoint["training"]["optimizer"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("faults") / "uninterrupted"
+    run("none", out)
+    return results(out)
+
+
+def assert_same_as(out: Path, reference):
+    metrics, weights, optimizer = results(out)
+    assert metrics == reference[0]
+    assert metrics["epochs_done"] == 3 and metrics["finished"] is True
+    for name, value in reference[1].items():
+        np.testing.assert_array_equal(weights[name], value, err_msg=name)
+    assert optimizer["state"].keys() == reference[2]["state"].keys()  # PyTorch's form: {param index: buffers}
+    assert optimizer["state"], "the optimizer kept no state to compare"
+    for index, theirs in reference[2]["state"].items():
+        assert optimizer["state"][index].keys() == theirs.keys()
+        for key in theirs:
+            np.testing.assert_array_equal(optimizer["state"][index][key], theirs[key], err_msg=f"state {index} {key}")
+
+
+def checkpoint_epoch(out: Path) -> int:
+    return tc.load(out / "checkpoint.npz")["meta"]["epoch"]
+
+
+@pytest.mark.parametrize("signum", [pytest.param(signal.SIGTERM, id="SIGTERM"),
+                                    pytest.param(signal.SIGINT, id="SIGINT", marks=pytest.mark.slow)])
+def test_signal_mid_epoch_keeps_the_last_checkpoint_and_resume_ends_identical(tmp_path, reference, signum):
+    out = tmp_path / "run"
+    marker = tmp_path / "marker"
+    code, stdout, stderr = signal_when_marked(start(f"pause-step:{STEPS_PER_EPOCH + 4}", out, marker=marker),
+                                              marker, signum)
+    name = signal.Signals(signum).name
+    assert code == 128 + signum, stderr
+    assert f"interrupted by {name}; the last good checkpoint is {out / 'checkpoint.npz'} (epoch 1)" in stdout
+    assert "Traceback" not in stderr and f"tinycnn train: interrupted by {name}" in stderr
+    assert checkpoint_epoch(out) == 1
+    assert json.loads((out / "metrics.json").read_text())["epochs_done"] == 1  # the history so far is kept
+    assert temporaries(out) == []
+
+    stdout = run("none", out, "--resume")
+    assert "after epoch 1 of 3" in stdout
+    assert_same_as(out, reference)
+
+
+def test_kill_during_a_checkpoint_write_leaves_the_previous_one_and_resume_cleans_up(tmp_path, reference):
+    out = tmp_path / "run"
+    marker = tmp_path / "marker"
+    code, _, _ = signal_when_marked(start("pause-write:2:120", out, marker=marker), marker, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert checkpoint_epoch(out) == 1  # the epoch-2 checkpoint was never renamed into place: epoch 1's is intact
+    stale = temporaries(out)
+    assert len(stale) == 1 and stale[0].startswith(".checkpoint.npz.")
+    assert (out / stale[0]).stat().st_size > 0  # the killed writer's bytes, never read
+
+    stdout = run("none", out, "--resume")
+    assert f"removed {out / stale[0]}, left by an earlier run that was killed while writing" in stdout
+    assert temporaries(out) == []
+    assert_same_as(out, reference)
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_checkpoint_write_lets_the_write_finish(tmp_path, reference):
+    out = tmp_path / "run"
+    marker = tmp_path / "marker"
+    code, stdout, _ = signal_when_marked(start("pause-write:2:1.5", out, marker=marker), marker, signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM
+    assert checkpoint_epoch(out) == 2  # the write went through, then the run stopped
+    assert json.loads((out / "metrics.json").read_text())["epochs_done"] == 2  # and the files agree
+    assert "(epoch 2)" in stdout
+    assert temporaries(out) == []
+    run("none", out, "--resume")
+    assert_same_as(out, reference)
+
+
+@pytest.mark.slow
+def test_sigterm_before_the_first_checkpoint_saves_nothing(tmp_path):
+    out = tmp_path / "run"
+    marker = tmp_path / "marker"
+    code, stdout, _ = signal_when_marked(start("pause-step:3", out, marker=marker), marker, signal.SIGTERM)
+    assert code == 128 + signal.SIGTERM
+    assert "interrupted by SIGTERM before the first epoch ended: nothing saved" in stdout
+    assert sorted(os.listdir(out)) == []

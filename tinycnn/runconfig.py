@@ -1,0 +1,224 @@
+"""What decides a training run (``TrainConfig``), its validation, and the run folder's rules.
+
+Every field of a ``TrainConfig`` is checked up front, type and range, before any data is loaded or any folder is
+written; an error is a :class:`ConfigError` (a ValueError) naming the field, what it must be and the value given.
+The output folder is then checked: it must be a folder that tinycnn can write, and it must not hold an earlier
+run unless ``resume`` (continue it) or ``overwrite`` (replace it) says what to do with that run. A named data
+folder must exist.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from . import backend
+
+__all__ = ["TrainConfig", "ConfigError", "RunError", "validate_config", "check_output_folder", "check_data_dir",
+           "RUN_FILES", "existing_run_files", "RESUMABLE_FIELDS", "config_mismatches"]
+
+# What a run writes into its folder; a folder holding any of them holds a run.
+RUN_FILES = ("checkpoint.npz", "metrics.json", "curves.png")
+DATASETS = ("mnist", "fashion-mnist")
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("cosine", "step", "none")
+# Fields a resumed run may change: they decide where and how a run goes, not what it computes. (The device may
+# change the last bits of float32 sums: a run resumed on another device is equal to no uninterrupted run.)
+RESUMABLE_FIELDS = ("data_dir", "out", "device", "progress", "resume", "overwrite")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that decides a training run; saved into metrics.json and the checkpoint.
+
+    The defaults are the LeNet-5 recipe that reaches about 99.2% on MNIST in 10 epochs: SGD with momentum 0.9,
+    lr 0.05 with cosine decay to 0 over the run, weight decay 5e-4, batch 128, inputs standardized with the
+    training set's mean and standard deviation (REFERENCE.md, section 1.2).
+
+    ``resume=True`` continues the run in ``out`` from its last checkpoint (the settings must be the run's own;
+    a folder without a checkpoint starts a new run); ``overwrite=True`` replaces the run in ``out``. With
+    neither, a folder that already holds a run is refused: results are never replaced silently.
+    """
+    model: str = "lenet5"
+    dataset: str = "mnist"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float | None = None         # None: the model's own default (ModelSpec.lr, 0.05 for most)
+    optimizer: str = "sgd"          # "sgd" or "adam"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"        # "cosine", "step" (x0.1 every third of the run) or "none"
+    seed: int = 0
+    data_dir: str | None = None
+    out: str = "runs/lenet5"
+    device: str = "cpu"
+    train_limit: int | None = None  # use only the first N training images (tests, quick looks)
+    test_limit: int | None = None
+    progress: bool = True           # tqdm bar per epoch
+    resume: bool = False            # continue the run in `out` from its last checkpoint
+    overwrite: bool = False         # replace the run in `out`
+
+
+class RunError(ValueError):
+    """A run that cannot start as asked: the output folder holds another run, or a resume that does not fit."""
+
+
+class ConfigError(ValueError):
+    """A bad setting: ``field`` (a TrainConfig field name), what it ``must`` be, and the ``value`` given."""
+
+    def __init__(self, field: str, must: str, value):
+        self.field, self.must, self.value = field, must, value
+        super().__init__(f"{field} {must}, got {_show(value)}")
+
+    def for_option(self, option: str) -> str:
+        """The same message naming a command-line option (``--batch-size``) instead of the field."""
+        return f"{option} {self.must}, got {_show(self.value)}"
+
+
+def _show(value) -> str:
+    if isinstance(value, _typed):
+        return repr(value)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    if isinstance(value, (str, os.PathLike)):
+        return repr(os.fspath(value))
+    return f"{value!r} ({_article(type(value).__name__)})"
+
+
+def _int(field, value, minimum, maximum=None, optional=False):
+    if optional and value is None:
+        return
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    must = f"must be an int >= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+    if optional:
+        must += " (or None)"
+    if not ok:
+        raise ConfigError(field, must, _typed(value))
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ConfigError(field, must, value)
+
+
+class _typed:
+    """Shows a value with its type in messages: batch_size="64" is '64' (a str), not the number 64."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return f"{self.value!r} ({_article(type(self.value).__name__)})"
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
+def _real(field, value, positive: bool, optional=False):
+    if optional and value is None:
+        return
+    must = ("must be a finite number > 0" if positive else "must be a finite number >= 0") + \
+        (" (or None)" if optional else "")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(field, must, _typed(value))
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ConfigError(field, must, value)
+
+
+def _choice(field, value, choices):
+    if value not in choices:
+        raise ConfigError(field, f"must be one of {', '.join(map(repr, choices))}",
+                          value if isinstance(value, str) else _typed(value))
+
+
+def _bool(field, value):
+    if not isinstance(value, bool):
+        raise ConfigError(field, "must be True or False", _typed(value))
+
+
+def _path(field, value, optional):
+    if optional and value is None:
+        return
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise ConfigError(field, "must be a non-empty path" + (" (or None)" if optional else ""), _typed(value))
+
+
+def validate_config(config) -> None:
+    """Check every field of ``config`` (type and range); raise ConfigError naming the first bad one.
+
+    Nothing is read or written: the folders are checked by :func:`check_output_folder` / :func:`check_data_dir`.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"expected a TrainConfig, got {type(config).__name__}")
+    from .models import MODELS  # noqa: PLC0415 - the registry is above this module
+
+    _choice("model", config.model, sorted(MODELS))
+    _choice("dataset", config.dataset, DATASETS)
+    _int("epochs", config.epochs, 1)
+    _int("batch_size", config.batch_size, 1)
+    _real("lr", config.lr, positive=True, optional=True)
+    _choice("optimizer", config.optimizer, OPTIMIZERS)
+    _real("momentum", config.momentum, positive=False)
+    _real("weight_decay", config.weight_decay, positive=False)
+    _choice("schedule", config.schedule, SCHEDULES)
+    _int("seed", config.seed, 0, 2**63 - 1)
+    _path("data_dir", config.data_dir, optional=True)
+    _path("out", config.out, optional=False)
+    if not isinstance(config.device, str):
+        raise ConfigError("device", "must be 'cpu', 'cuda' or 'cuda:N'", _typed(config.device))
+    try:
+        backend.parse_device(config.device)
+    except ValueError:
+        raise ConfigError("device", "must be 'cpu', 'cuda' or 'cuda:N'", config.device) from None
+    _int("train_limit", config.train_limit, 1, optional=True)
+    _int("test_limit", config.test_limit, 1, optional=True)
+    for field in ("progress", "resume", "overwrite"):
+        _bool(field, getattr(config, field))
+    if config.resume and config.overwrite:
+        raise ConfigError("overwrite", "cannot be combined with resume (continue the run, or replace it: not both)",
+                          True)
+
+
+def check_data_dir(data_dir) -> None:
+    """A data folder that was named must exist: ConfigError otherwise (never a silent fallback)."""
+    if data_dir is not None and not Path(data_dir).is_dir():
+        what = "is not a folder" if Path(data_dir).exists() else "does not exist"
+        raise ConfigError("data_dir", f"must be an existing folder (it {what})", data_dir)
+
+
+def existing_run_files(out) -> list[str]:
+    """The names of RUN_FILES present in ``out``."""
+    out = Path(out)
+    return [name for name in RUN_FILES if (out / name).exists()]
+
+
+def check_output_folder(out) -> None:
+    """Create ``out`` if needed and prove it writable (a temporary file written and removed).
+
+    Raises ConfigError naming the folder: a file in the way, a folder that cannot be created or written.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("out", "must be a folder (a file of that name is in the way)", out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".tinycnn-write-test.", suffix=".tmp")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise ConfigError("out", f"must be a folder tinycnn can write ({e.strerror or e})", out) from None
+
+
+def config_mismatches(saved: dict, config: TrainConfig) -> list[str]:
+    """``field: saved -> given`` for each field that decides the numbers and differs between a run's saved config
+    and ``config`` (``lr`` None in ``config`` means the model's default, which ``saved`` holds resolved)."""
+    given = dataclasses.asdict(config)
+    out = []
+    for field, value in given.items():
+        if field in RESUMABLE_FIELDS or field not in saved:
+            continue
+        if field == "lr" and value is None:
+            continue
+        if saved[field] != value:
+            out.append(f"{field}={saved[field]!r} (given {value!r})")
+    return out
