@@ -394,7 +394,7 @@ def test_load_dataset_names(env, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x, images)
         np.testing.assert_array_equal(y, labels)
     with pytest.raises(ValueError, match="unknown dataset"):
-        load_dataset("cifar10", "test")
+        load_dataset("svhn", "test")
 
 
 # ----- the real files -----
