@@ -74,15 +74,14 @@ def _checked(images, labels, key: str, name: str) -> tuple[np.ndarray, np.ndarra
     return images, labels.astype(np.int64)
 
 
-def _parse(data: bytes, layout: Layout, name: str):
+def _parse(data: bytes, layout: Layout, name: str, key: str):
+    """The checked (images, labels) of one file's bytes (ValueError naming the file)."""
     parse = parse_binary if layout.kind == "binary" else parse_python
-    return parse(data, layout.label_fields, name)
+    return _checked(*parse(data, layout.label_fields, name), key, name)
 
 
-def _join(parts, key: str, name: str):
-    images = np.concatenate([p[0] for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
-    return _checked(images, labels, key, name)
+def _join(parts):
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 # --- source 1: a folder ----------------------------------------------------------------------------------
@@ -111,13 +110,13 @@ def _from_folder(folder: Path, split: str, key: str, verify: bool):
         parts = []
         for n in names:
             p = path / n
-            parts.append(_parse(verified(p.read_bytes(), table, n, str(p), title, verify), layout, str(p)))
-        return (*_join(parts, key, str(path)), str(path))
+            parts.append(_parse(verified(p.read_bytes(), table, n, str(p), title, verify), layout, str(p), key))
+        return (*_join(parts), str(path))
     archive = verified(path.read_bytes(), table, layout.archive, str(path), title, verify)
     members = read_tar_members(archive, layout.folder, names, str(path))
     parts = [_parse(verified(members[n], table, n, f"{path}!{layout.folder}/{n}", title, verify), layout,
-                    f"{path}!{layout.folder}/{n}") for n in names]
-    return (*_join(parts, key, str(path)), str(path))
+                    f"{path}!{layout.folder}/{n}", key) for n in names]
+    return (*_join(parts), str(path))
 
 
 def _looked_for(folder: Path, key: str, split: str) -> str:
@@ -152,8 +151,8 @@ def _from_mirrors(key: str, failures: list[str], verbose: bool):
             parts = []
             for n in layout.files[split]:
                 where = f"{url}!{layout.folder}/{n}"
-                parts.append(_parse(verify_hash(members[n], table[n], "md5", where), layout, where))
-            splits[split] = _join(parts, key, url)
+                parts.append(_parse(verify_hash(members[n], table[n], "md5", where), layout, where, key))
+            splits[split] = _join(parts)
         return splits, base_url
     return None
 

@@ -59,7 +59,7 @@ def restricted_loads(data: bytes, allowed: dict, name: str, encoding: str = "byt
     try:
         return _Restricted(data, allowed, name, encoding).load()
     except pickle.UnpicklingError as e:
-        message = str(e) if str(e).startswith(name) else f"{name}: not a valid pickle ({e})"
+        message = str(e) if str(e).startswith(name) else f"{name}: truncated or malformed pickle ({e})"
         raise ValueError(message) from e
     except (EOFError, ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
             UnicodeDecodeError, MemoryError) as e:
