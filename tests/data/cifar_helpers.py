@@ -29,18 +29,19 @@ def layout(key, kind):
     return next(lay for lay in cifar_files.LAYOUTS[key] if lay.kind == kind)
 
 
-def fake_split(key, split, seed=0):
-    """{python-version file name: (images uint8 (n, 3, 32, 32), labels (n, fields))} for one split."""
+def fake_split(key, split, seed=0, n=None):
+    """{python-version file name: (images uint8 (n, 3, 32, 32), labels (n, fields))} for one split; ``n`` records
+    per file (default SMALL's)."""
     rng = np.random.default_rng(seed + (0 if split == "train" else 100))
     lay = layout(key, "python")
     out = {}
+    count = SMALL[key][split] if n is None else n
     for name in lay.files[split]:
-        n = SMALL[key][split]
-        images = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+        images = rng.integers(0, 256, (count, 3, 32, 32), dtype=np.uint8)
         if key == "cifar10":
-            labels = rng.integers(0, 10, (n, 1))
+            labels = rng.integers(0, 10, (count, 1))
         else:
-            labels = np.stack([rng.integers(0, 20, n), rng.integers(0, 100, n)], axis=1)
+            labels = np.stack([rng.integers(0, 20, count), rng.integers(0, 100, count)], axis=1)
         out[name] = (images, labels.astype(np.int64))
     return out
 
