@@ -126,6 +126,8 @@ def test_no_mirrors_and_download_false_skip_the_download(server, monkeypatch):
     _, _, name, archive = official_archive(monkeypatch)
     server.routes[f"/m/{name}"] = ("ok", archive)
     point(monkeypatch, server, "m")
+    with pytest.raises(RuntimeError, match="download=False"):
+        load_cifar10("test", verbose=False, download=False)
     monkeypatch.setenv("TINYCNN_NO_MIRRORS", "1")
     with pytest.raises(RuntimeError, match="TINYCNN_NO_MIRRORS"):
         load_cifar10("test", verbose=False)

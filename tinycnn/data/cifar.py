@@ -215,7 +215,7 @@ def _load(key: str, split: str, root, verbose: bool, verify: bool, download_ok: 
                        "pass root= (--data-dir) or set TINYCNN_DATA to its folder.")
 
 
-def load_cifar10(split: str = "train", root=None, verify: bool = True, verbose: bool = True):
+def load_cifar10(split: str = "train", root=None, verify: bool = True, verbose: bool = True, download: bool = True):
     """The CIFAR-10 images and labels of one split (Krizhevsky 2009; the ResNet paper's Sec. 4.2 data).
 
     Args:
@@ -225,6 +225,8 @@ def load_cifar10(split: str = "train", root=None, verify: bool = True, verbose: 
         verify: check the folder's files against the official md5s (False: your own files in the official
             layout, with a warning; the cache and the download are always checked).
         verbose: print one line on stderr naming the source used.
+        download: try the official download (about 165 MB) when no local source has the files; False: only the
+            folder and the cache (a RuntimeError if neither has them), e.g. "CIFAR-10 if it is here".
     Returns:
         (images, labels): images uint8 (N, 3, 32, 32), RGB, values 0..255; labels int64 (N,), values 0..9 in the
         order of :data:`CIFAR10_CLASSES`.
@@ -234,12 +236,12 @@ def load_cifar10(split: str = "train", root=None, verify: bool = True, verbose: 
         FileNotFoundError: ``root`` does not exist or does not hold the files.
         RuntimeError: no source worked; the message lists what was tried.
     """
-    images, labels = _load("cifar10", split, root, verbose, verify)
+    images, labels = _load("cifar10", split, root, verbose, verify, download)
     return images, labels[:, 0].copy()
 
 
 def load_cifar100(split: str = "train", root=None, label_type: str = "fine", verify: bool = True,
-                  verbose: bool = True):
+                  verbose: bool = True, download: bool = True):
     """The CIFAR-100 images and labels of one split: 100 fine classes in 20 coarse superclasses.
 
     As :func:`load_cifar10` (sources ``cifar-100-binary/``, ``cifar-100-python/`` and their archives), with
@@ -249,5 +251,5 @@ def load_cifar100(split: str = "train", root=None, label_type: str = "fine", ver
     """
     if label_type not in ("fine", "coarse"):
         raise ValueError(f"label_type must be 'fine' or 'coarse', got {label_type!r}")
-    images, labels = _load("cifar100", split, root, verbose, verify)
+    images, labels = _load("cifar100", split, root, verbose, verify, download)
     return images, labels[:, 1 if label_type == "fine" else 0].copy()
