@@ -62,12 +62,13 @@ def _existing_dir(text: str) -> str:
 _TRAIN_OPTIONS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
                   "augment", "seed", "data_dir", "device", "train_limit", "test_limit")
 
-_TRAIN_EPILOG = """recipes: every option not given takes the recipe's value for the model and data set (tinycnn/recipes.py).
-MNIST, Fashion-MNIST: 10 epochs, batch 128, lr 0.05 (the model's), cosine schedule, weight decay 5e-4, no
-augmentation. CIFAR with resnet20 ... resnet110 / plain20 ... plain110: the ResNet paper's (Sec. 4.2), 164 epochs
-(64k iterations), batch 128, lr 0.1 divided by 10 at 50% and 75% of the iterations (multistep), weight decay 1e-4,
-4-pixel padding with random 32x32 crops and flips, per-pixel mean subtracted; --epochs N scales it to N epochs.
-Other models on CIFAR: as on MNIST, with crops and flips. All SGD with momentum 0.9.
+_TRAIN_EPILOG = """recipes: every option not given takes the recipe's value for the model and data set
+(tinycnn/recipes.py). MNIST, Fashion-MNIST: 10 epochs, batch 128, lr 0.05 (the model's), cosine schedule, weight
+decay 5e-4, no augmentation. CIFAR with resnet20 ... resnet110 / plain20 ... plain110: the ResNet paper's
+(Sec. 4.2), 164 epochs (64k iterations), batch 128, lr 0.1 divided by 10 at 50% and 75% of the iterations
+(multistep), weight decay 1e-4, 4-pixel padding with random 32x32 crops and flips, per-pixel mean subtracted;
+--epochs N scales it to N epochs. Other models on CIFAR: as on MNIST, with crops and flips. All SGD with
+momentum 0.9.
 
 outputs: OUT (default runs/MODEL) receives checkpoint.npz, metrics.json and curves.png, rewritten after every
 epoch. A folder that already holds a run is never replaced silently: train refuses, unless --resume (continue

@@ -34,7 +34,7 @@ from .checkpoint import CheckpointError, build_model, load_checkpoint, read_chec
 from . import recipes
 from .data import DataLoader, load_dataset, normalize
 from .data.loader import MNIST_MEAN, MNIST_STD
-from .models import MODELS, get_model
+from .models import get_model
 from .optim import SGD, Adam
 from .runconfig import (RUN_FILES, ConfigError, RunError, TrainConfig, check_data_dir, check_output_folder,
                         config_mismatches, existing_run_files, validate_config)
