@@ -32,14 +32,14 @@ from __future__ import annotations
 import http.client
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .cifar_files import (CIFAR10_MD5, CIFAR100_MD5, LAYOUTS, Layout, parse_binary, parse_python,
                           read_tar_members, verified)
-from .sources import cache_dir, download, load_cache, mirrors, report, save_cache, verify_hash
+from .sources import (cache_dir, download, load_cache, mirrors, report, save_cache, verify_hash,
+                      warn_unverified)
 
 __all__ = ["load_cifar10", "load_cifar100", "CIFAR_MIRRORS", "CIFAR10_CLASSES"]
 
@@ -177,8 +177,7 @@ def _load(key: str, split: str, root, verbose: bool, verify: bool, download_ok: 
         if hit is not None:
             report("root", hit[2], title, split, len(hit[0]), verbose)
             if not verify:
-                warnings.warn(f"{title} {split} from {hit[2]} loaded with verify=False: its files were not checked "
-                              "against the official checksums", UserWarning, stacklevel=3)
+                warn_unverified(title, hit[2])
             return hit[0], hit[1]
         missing = _looked_for(folder, key, split)
         if named:

@@ -36,7 +36,6 @@ import hashlib
 import http.client
 import os
 import subprocess
-import warnings
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -45,7 +44,8 @@ import numpy as np
 
 from . import mnist_wheel
 from .idx import idx_from_bytes
-from .sources import cache_dir, download, last_source, load_cache, mirrors, report, save_cache, verify_hash
+from .sources import (cache_dir, download, last_source, load_cache, mirrors, report, save_cache, verify_hash,
+                      warn_unverified)
 
 __all__ = ["load_mnist", "load_fashion_mnist", "load_dataset", "last_source", "verify_hash", "cache_dir"]
 
@@ -217,8 +217,7 @@ def _load(dataset: str, split: str, root, verbose: bool, verify: bool, download:
         if hit is not None:
             result = found(*hit[:2], "root", hit[2])
             if not verify:
-                warnings.warn(f"{spec.title} {split} from {hit[2]} loaded with verify=False: its files were not "
-                              "checked against the official checksums", UserWarning, stacklevel=3)
+                warn_unverified(spec.title, hit[2])
             return result
         missing = f"no {' / '.join(_FILES[split])} (.gz or not) in {folder} or its {', '.join(spec.subdirs[1:])}"
         if named:
