@@ -82,4 +82,34 @@ def resnet18(torch, num_classes=1000):
                          nn.Linear(512, num_classes))
 
 
-MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet18": resnet18, "resnet50": resnet50}
+def resnet_cifar(torch, depth=20, num_classes=10):
+    """The ResNet paper's CIFAR network (Sec. 4.2) as tinycnn's ``resnet20`` ... ``resnet110``: a 3x3 conv of 16,
+    three stages of (depth - 2) / 6 basic blocks of 16, 32, 64 channels, option A shortcuts (every second row and
+    column, zero channels appended), global average pool, FC; 269,722 parameters for depth 20 and 10 classes."""
+    nn = torch.nn
+    n = (depth - 2) // 6
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.body = nn.Sequential(
+                nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
+                nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+            self.stride, self.extra = stride, cout - cin
+
+        def forward(self, x):
+            shortcut = x
+            if self.stride != 1 or self.extra:  # option A: subsample, then zero channels after the input's
+                shortcut = torch.nn.functional.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, 0, self.extra))
+            return torch.relu(self.body(x) + shortcut)
+
+    layers, cin = [], 16
+    for width, stride in [(16, 1), (32, 2), (64, 2)]:
+        for i in range(n):
+            layers.append(Block(cin, width, stride if i == 0 else 1))
+            cin = width
+    return nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), *layers,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+
+
+MODELS = {"lenet5": lenet5, "vgg16": vgg16, "resnet18": resnet18, "resnet50": resnet50, "resnet20": resnet_cifar}

@@ -11,6 +11,7 @@ import pytest
 
 import tinycnn
 from tinycnn.cli import main
+from tinycnn.recipes import resolve
 
 REPO_ROOT = Path(tinycnn.__file__).resolve().parent.parent
 
@@ -243,4 +244,5 @@ def test_resume_takes_the_runs_own_settings_for_options_not_given(tmp_path):
     args = build_parser().parse_args(["train", "lenet5", "--out", str(tmp_path), "--resume", "--epochs", "5"])
     assert _train_config(args).epochs == 5  # given: kept, and fit refuses it as a change of settings
     args = build_parser().parse_args(["train", "lenet5", "--out", str(tmp_path)])
-    assert _train_config(args).epochs == 10  # without --resume: the defaults
+    assert _train_config(args).epochs is None  # without --resume: the recipe's, resolved by fit
+    assert resolve(_train_config(args)).epochs == 10

@@ -115,7 +115,8 @@ def test_load_checkpoint_shape_mismatch_is_an_error(tmp_path):
     ("epochs", 0, "0"), ("epochs", 2.0, "2.0 (a float)"), ("batch_size", 0, "0"), ("batch_size", "64", "'64' (a str)"),
     ("lr", 0.0, "0.0"), ("lr", -0.1, "-0.1"), ("lr", float("nan"), "nan"), ("lr", "0.1", "'0.1' (a str)"),
     ("momentum", -1.0, "-1.0"), ("weight_decay", float("inf"), "inf"), ("optimizer", "rmsprop", "'rmsprop'"),
-    ("schedule", "linear", "'linear'"), ("dataset", "cifar10", "'cifar10'"), ("device", "gpu", "'gpu'"),
+    ("schedule", "linear", "'linear'"), ("dataset", "svhn", "'svhn'"), ("device", "gpu", "'gpu'"),
+    ("augment", "mixup", "'mixup'"), ("verify", "no", "'no' (a str)"),
     ("seed", -1, "-1"), ("train_limit", 0, "0"), ("train_limit", -5, "-5"), ("test_limit", 0, "0"),
     ("progress", "yes", "'yes' (a str)"), ("model", "nope", "'nope'"), ("out", "", "'' (a str)"),
 ])

@@ -60,9 +60,17 @@ def _existing_dir(text: str) -> str:
 
 # TrainConfig fields set by options that take a value (the rest: model, out, flags).
 _TRAIN_OPTIONS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
-                  "seed", "data_dir", "device", "train_limit", "test_limit")
+                  "augment", "seed", "data_dir", "device", "train_limit", "test_limit")
 
-_TRAIN_EPILOG = """outputs: OUT (default runs/MODEL) receives checkpoint.npz, metrics.json and curves.png, rewritten after every
+_TRAIN_EPILOG = """recipes: every option not given takes the recipe's value for the model and data set
+(tinycnn/recipes.py). MNIST, Fashion-MNIST: 10 epochs, batch 128, lr 0.05 (the model's), cosine schedule, weight
+decay 5e-4, no augmentation. CIFAR with resnet20 ... resnet110 / plain20 ... plain110: the ResNet paper's
+(Sec. 4.2), 164 epochs (64k iterations), batch 128, lr 0.1 divided by 10 at 50% and 75% of the iterations
+(multistep), weight decay 1e-4, 4-pixel padding with random 32x32 crops and flips, per-pixel mean subtracted;
+--epochs N scales it to N epochs. Other models on CIFAR: as on MNIST, with crops and flips. All SGD with
+momentum 0.9.
+
+outputs: OUT (default runs/MODEL) receives checkpoint.npz, metrics.json and curves.png, rewritten after every
 epoch. A folder that already holds a run is never replaced silently: train refuses, unless --resume (continue
 that run from its last checkpoint; a folder without one starts a new run) or --overwrite (replace it).
 With --resume the run's own settings are used for every option not given; an option given must match them.
@@ -75,27 +83,38 @@ ends with the same weights and metrics as a run never interrupted.
 
 def build_parser() -> argparse.ArgumentParser:
     from .models import MODELS  # noqa: PLC0415
+    from .runconfig import AUGMENTS, DATASETS, SCHEDULES  # noqa: PLC0415
     from .train import TrainConfig  # noqa: PLC0415
 
     d = TrainConfig()
     parser = argparse.ArgumentParser(prog="tinycnn", description="Train, evaluate and inspect tinycnn's CNNs.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train a model on MNIST or Fashion-MNIST", epilog=_TRAIN_EPILOG,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    train = sub.add_parser("train", help="train a model on MNIST, Fashion-MNIST, CIFAR-10 or CIFAR-100",
+                           epilog=_TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("model", choices=sorted(MODELS), help="registered model name")
-    train.add_argument("--dataset", choices=["mnist", "fashion-mnist"], help=f"(default {d.dataset})")
-    train.add_argument("--epochs", type=_positive_int, help=f"(default {d.epochs})")
-    train.add_argument("--batch-size", type=_positive_int, help=f"(default {d.batch_size})")
+    train.add_argument("--dataset", choices=list(DATASETS), help=f"(default {d.dataset})")
+    train.add_argument("--epochs", type=_positive_int, help="(default: the recipe's, 10; 164 for the CIFAR ResNets)")
+    train.add_argument("--batch-size", type=_positive_int, help="(default: the recipe's, 128)")
     train.add_argument("--lr", type=_positive_float,
-                       help="initial learning rate (default: the model's, 0.05 for most, 0.002 for lenet5_paper)")
+                       help="initial learning rate (default: the recipe's: the model's, 0.05 for most, 0.002 for "
+                            "lenet5_paper; 0.1 for the CIFAR ResNets on CIFAR)")
     train.add_argument("--optimizer", choices=["sgd", "adam"], help=f"(default {d.optimizer})")
-    train.add_argument("--momentum", type=_non_negative_float, help=f"(default {d.momentum})")
-    train.add_argument("--weight-decay", type=_non_negative_float, help=f"(default {d.weight_decay})")
-    train.add_argument("--schedule", choices=["cosine", "step", "none"], help=f"(default {d.schedule})")
+    train.add_argument("--momentum", type=_non_negative_float, help="(default: the recipe's, 0.9)")
+    train.add_argument("--weight-decay", type=_non_negative_float,
+                       help="(default: the recipe's, 5e-4; 1e-4 for the CIFAR ResNets on CIFAR)")
+    train.add_argument("--schedule", choices=list(SCHEDULES),
+                       help="(default: the recipe's, cosine; multistep for the CIFAR ResNets on CIFAR)")
+    train.add_argument("--augment", choices=list(AUGMENTS),
+                       help="crop-flip: 4-pixel padding, random crop, horizontal flip (default: the recipe's, "
+                            "crop-flip on CIFAR, none on the MNISTs)")
     train.add_argument("--seed", type=_seed, help=f"(default {d.seed})")
     train.add_argument("--data-dir", type=_existing_dir,
-                       help="folder holding the dataset's IDX files (else TINYCNN_DATA, the cache, then download)")
+                       help="folder holding the dataset's files in their official layout (else TINYCNN_DATA, the "
+                            "cache, then the download)")
+    train.add_argument("--no-verify", action="store_true",
+                       help="load files in --data-dir that are not the official ones (a subset, your own data): "
+                            "their checksums are not checked (a warning says so)")
     train.add_argument("--out", default=None, help="output folder (default runs/MODEL)")
     train.add_argument("--device", type=_device, help=f"cpu, cuda or cuda:N (default {d.device})")
     train.add_argument("--train-limit", type=_positive_int, help="use only the first N training images")
@@ -111,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", type=_existing_dir, default=None)
     ev.add_argument("--device", type=_device, default="cpu")
     ev.add_argument("--batch-size", type=_positive_int, default=512)
+    ev.add_argument("--no-verify", action="store_true", help="as for train: files that are not the official ones")
 
     summ = sub.add_parser("summary", help="layer table: output shapes, parameters, MACs")
     summ.add_argument("model", choices=sorted(MODELS))
@@ -137,11 +157,12 @@ def _train_config(args):
         values = {k: v for k, v in saved.items() if k in _TRAIN_OPTIONS and k not in RESUMABLE_FIELDS}
     values.update({k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None})
     return TrainConfig(model=args.model, out=out, progress=not args.no_progress, resume=args.resume,
-                       overwrite=args.overwrite, **values)
+                       overwrite=args.overwrite, verify=not args.no_verify, **values)
 
 
 def _option(field: str) -> str:
-    return {"progress": "--no-progress", "model": "MODEL"}.get(field, "--" + field.replace("_", "-"))
+    return {"progress": "--no-progress", "model": "MODEL", "verify": "--no-verify"}.get(
+        field, "--" + field.replace("_", "-"))
 
 
 def main(argv=None) -> int:
@@ -158,7 +179,7 @@ def main(argv=None) -> int:
             from .train import evaluate, load_checkpoint, pad_images  # noqa: PLC0415
 
             model, meta = load_checkpoint(args.checkpoint, device=args.device)
-            images, labels = load_dataset(meta["dataset"], "test", root=args.data_dir)
+            images, labels = load_dataset(meta["dataset"], "test", root=args.data_dir, verify=not args.no_verify)
             images = pad_images(images, meta.get("input_size", images.shape[-1]))
             loss, acc = evaluate(model, images, labels, args.batch_size, args.device, meta["mean"], meta["std"])
             print(json.dumps({"checkpoint": args.checkpoint, "model": meta["model"], "test_images": len(labels),

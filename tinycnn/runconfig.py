@@ -17,25 +17,32 @@ from pathlib import Path
 from . import backend
 
 __all__ = ["TrainConfig", "ConfigError", "RunError", "validate_config", "check_output_folder", "check_data_dir",
-           "RUN_FILES", "existing_run_files", "RESUMABLE_FIELDS", "config_mismatches"]
+           "RUN_FILES", "existing_run_files", "RESUMABLE_FIELDS", "RECIPE_FIELDS", "config_mismatches"]
 
 # What a run writes into its folder; a folder holding any of them holds a run.
 RUN_FILES = ("checkpoint.npz", "metrics.json", "curves.png")
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100")
 OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("cosine", "step", "none")
+SCHEDULES = ("cosine", "step", "multistep", "none")
+AUGMENTS = ("none", "crop-flip")
 # Fields a resumed run may change: they decide where and how a run goes, not what it computes. (The device may
 # change the last bits of float32 sums: a run resumed on another device is equal to no uninterrupted run.)
-RESUMABLE_FIELDS = ("data_dir", "out", "device", "progress", "resume", "overwrite")
+RESUMABLE_FIELDS = ("data_dir", "out", "device", "progress", "resume", "overwrite", "verify")
+# Fields whose None means "the recipe's value" (tinycnn.recipes resolves them before a run starts).
+RECIPE_FIELDS = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule", "augment")
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Everything that decides a training run; saved into metrics.json and the checkpoint.
 
-    The defaults are the LeNet-5 recipe that reaches about 99.2% on MNIST in 10 epochs: SGD with momentum 0.9,
-    lr 0.05 with cosine decay to 0 over the run, weight decay 5e-4, batch 128, inputs standardized with the
-    training set's mean and standard deviation (REFERENCE.md, section 1.2).
+    A field left at None takes the value of the recipe for the model and data set (:mod:`tinycnn.recipes`): on
+    MNIST and Fashion-MNIST the LeNet-5 recipe that reaches about 99.2% on MNIST in 10 epochs (SGD with momentum
+    0.9, lr 0.05 with cosine decay to 0 over the run, weight decay 5e-4, batch 128, inputs standardized with the
+    training set's mean and standard deviation; REFERENCE.md, section 1.2); for the CIFAR ResNets and plain nets on
+    CIFAR the ResNet paper's (Sec. 4.2: batch 128, SGD momentum 0.9, lr 0.1 divided by 10 at 50% and 75% of the
+    iterations, weight decay 1e-4, 164 epochs = 64k iterations, 4-pixel padding with random 32x32 crops and
+    flips, the per-pixel mean subtracted). The run records the resolved values.
 
     ``resume=True`` continues the run in ``out`` from its last checkpoint (the settings must be the run's own;
     a folder without a checkpoint starts a new run); ``overwrite=True`` replaces the run in ``out``. With
@@ -43,13 +50,15 @@ class TrainConfig:
     """
     model: str = "lenet5"
     dataset: str = "mnist"
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float | None = None         # None: the model's own default (ModelSpec.lr, 0.05 for most)
+    epochs: int | None = None       # None: the recipe's (10; 164 for the paper's CIFAR ResNets)
+    batch_size: int | None = None   # None: the recipe's (128)
+    lr: float | None = None         # None: the recipe's (the model's ModelSpec.lr, 0.05 for most; 0.1 in the paper's)
     optimizer: str = "sgd"          # "sgd" or "adam"
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "cosine"        # "cosine", "step" (x0.1 every third of the run) or "none"
+    momentum: float | None = None   # None: the recipe's (0.9)
+    weight_decay: float | None = None  # None: the recipe's (5e-4; 1e-4 in the paper's)
+    schedule: str | None = None     # "cosine", "step" (x0.1 every third of the run), "multistep" (x0.1 at 50% and
+    #                                 75% of the iterations, stepped every iteration) or "none"; None: the recipe's
+    augment: str | None = None      # "none" or "crop-flip" (pad 4, random crop, horizontal flip); None: the recipe's
     seed: int = 0
     data_dir: str | None = None
     out: str = "runs/lenet5"
@@ -59,6 +68,7 @@ class TrainConfig:
     progress: bool = True           # tqdm bar per epoch
     resume: bool = False            # continue the run in `out` from its last checkpoint
     overwrite: bool = False         # replace the run in `out`
+    verify: bool = True             # False: the files in data_dir need not be the official ones (a warning)
 
 
 class RunError(ValueError):
@@ -154,13 +164,16 @@ def validate_config(config) -> None:
 
     _choice("model", config.model, sorted(MODELS))
     _choice("dataset", config.dataset, DATASETS)
-    _int("epochs", config.epochs, 1)
-    _int("batch_size", config.batch_size, 1)
+    _int("epochs", config.epochs, 1, optional=True)
+    _int("batch_size", config.batch_size, 1, optional=True)
     _real("lr", config.lr, positive=True, optional=True)
     _choice("optimizer", config.optimizer, OPTIMIZERS)
-    _real("momentum", config.momentum, positive=False)
-    _real("weight_decay", config.weight_decay, positive=False)
-    _choice("schedule", config.schedule, SCHEDULES)
+    _real("momentum", config.momentum, positive=False, optional=True)
+    _real("weight_decay", config.weight_decay, positive=False, optional=True)
+    if config.schedule is not None:
+        _choice("schedule", config.schedule, SCHEDULES)
+    if config.augment is not None:
+        _choice("augment", config.augment, AUGMENTS)
     _int("seed", config.seed, 0, 2**63 - 1)
     _path("data_dir", config.data_dir, optional=True)
     _path("out", config.out, optional=False)
@@ -172,7 +185,7 @@ def validate_config(config) -> None:
         raise ConfigError("device", "must be 'cpu', 'cuda' or 'cuda:N'", config.device) from None
     _int("train_limit", config.train_limit, 1, optional=True)
     _int("test_limit", config.test_limit, 1, optional=True)
-    for field in ("progress", "resume", "overwrite"):
+    for field in ("progress", "resume", "overwrite", "verify"):
         _bool(field, getattr(config, field))
     if config.resume and config.overwrite:
         raise ConfigError("overwrite", "cannot be combined with resume (continue the run, or replace it: not both)",
@@ -211,13 +224,13 @@ def check_output_folder(out) -> None:
 
 def config_mismatches(saved: dict, config: TrainConfig) -> list[str]:
     """``field: saved -> given`` for each field that decides the numbers and differs between a run's saved config
-    and ``config`` (``lr`` None in ``config`` means the model's default, which ``saved`` holds resolved)."""
+    and ``config`` (a field None in ``config`` means the recipe's value, which ``saved`` holds resolved)."""
     given = dataclasses.asdict(config)
     out = []
     for field, value in given.items():
         if field in RESUMABLE_FIELDS or field not in saved:
             continue
-        if field == "lr" and value is None:
+        if value is None and field in RECIPE_FIELDS:
             continue
         if saved[field] != value:
             out.append(f"{field}={saved[field]!r} (given {value!r})")

@@ -1,6 +1,7 @@
 """Training and evaluation loops: ``fit``, ``evaluate``, ``predict``, learning-curve plots.
 
-``fit(TrainConfig(...))`` trains a registered model on MNIST or Fashion-MNIST and writes, under ``config.out``,
+``fit(TrainConfig(...))`` trains a registered model on MNIST, Fashion-MNIST, CIFAR-10 or CIFAR-100 with the recipe
+of :mod:`tinycnn.recipes` for every setting not given, and writes, under ``config.out``,
 after every epoch: ``checkpoint.npz`` (weights, optimizer, scheduler, data order and history: see
 :mod:`tinycnn.checkpoint`), ``metrics.json`` (config, per-epoch history, test accuracy, data source) and
 ``curves.png`` (loss and accuracy per epoch), each written atomically (a temporary file renamed over the old one).
@@ -30,10 +31,11 @@ from . import functional as F
 from ._fileio import atomic_write_bytes, remove_stale_temporaries
 from ._signals import InterruptGuard, TrainingInterrupted
 from .checkpoint import CheckpointError, build_model, load_checkpoint, read_checkpoint, save_checkpoint
+from . import recipes
 from .data import DataLoader, load_dataset, normalize
-from .data.loader import FASHION_MNIST_MEAN, FASHION_MNIST_STD, MNIST_MEAN, MNIST_STD
-from .models import MODELS, get_model
-from .optim import SGD, Adam, CosineAnnealingLR, StepLR
+from .data.loader import MNIST_MEAN, MNIST_STD
+from .models import get_model
+from .optim import SGD, Adam
 from .runconfig import (RUN_FILES, ConfigError, RunError, TrainConfig, check_data_dir, check_output_folder,
                         config_mismatches, existing_run_files, validate_config)
 from .tensor import Tensor, no_grad
@@ -41,15 +43,14 @@ from .tensor import Tensor, no_grad
 __all__ = ["TrainConfig", "ConfigError", "RunError", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint",
            "CheckpointError", "TrainingInterrupted", "plot_history", "predict", "epoch_seed"]
 
-DATASET_STATS = {"mnist": (MNIST_MEAN, MNIST_STD), "fashion-mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD)}
 AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2015, Sec. 5)
 CHECKPOINT = "checkpoint.npz"
 TIMING_FIELDS = ("seconds", "images_per_second")  # the only history fields that differ between equal runs
 
 
 def pad_images(images, size: int):
-    """Zero-pad uint8 images (N, H, W) symmetrically to (N, size, size): the background of MNIST is 0, so a
-    network defined for 32x32 inputs (LeNet-5 in the paper) sees the 28x28 digit centred as LeCun et al. did.
+    """Zero-pad uint8 images (N, H, W) or (N, C, H, W) symmetrically to size x size: the background of MNIST is 0,
+    so a network defined for 32x32 inputs (LeNet-5 in the paper) sees the 28x28 digit centred as LeCun et al. did.
 
     Raises ValueError when ``size`` is smaller than the images.
     """
@@ -75,7 +76,8 @@ def _outputs_and_loss(outputs, target):
 
 
 def predict(model, images, batch_size: int = 512, device: str = "cpu", mean=MNIST_MEAN, std=MNIST_STD):
-    """Logits (N, num_classes) as a NumPy array for uint8 images (N, H, W) or (N, C, H, W), in eval mode."""
+    """Logits (N, num_classes) as a NumPy array for uint8 images (N, H, W) or (N, C, H, W), in eval mode; ``mean``
+    and ``std`` as :func:`tinycnn.data.normalize` takes them (scalars, per channel, or a mean image)."""
     model.eval()
     chunks = []
     with no_grad():
@@ -97,14 +99,6 @@ def _optimizer(config, model):
         return Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                nesterov=False)
-
-
-def _scheduler(config, optimizer):
-    if config.schedule == "cosine":
-        return CosineAnnealingLR(optimizer, T_max=config.epochs)
-    if config.schedule == "step":
-        return StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1)
-    return None
 
 
 def _progress(iterable, total, desc, enabled):
@@ -206,9 +200,7 @@ def fit(config: TrainConfig, log=print) -> dict:
     check_output_folder(out)
     for stale in remove_stale_temporaries(out, RUN_FILES):
         log(f"removed {stale}, left by an earlier run that was killed while writing")
-    spec = MODELS[config.model]
-    if config.lr is None:
-        config = dataclasses.replace(config, lr=spec.lr)
+    config = recipes.resolve(config)  # every setting not given: the recipe's (recorded resolved)
     checkpoint = _resume_state(config, out, log) if config.resume else None
     if checkpoint is not None:
         history = list(checkpoint["training"]["history"])
@@ -238,33 +230,37 @@ def fit(config: TrainConfig, log=print) -> dict:
             raise
 
 
-def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
-    train_x, train_y = load_dataset(config.dataset, "train", root=config.data_dir)
+def _data(config):
+    """(train_x, train_y, test_x, test_y, source) of the run: loaded, limited, padded to the model's input size."""
+    train_x, train_y = load_dataset(config.dataset, "train", root=config.data_dir, verify=config.verify)
     source = str(_last_source())
-    test_x, test_y = load_dataset(config.dataset, "test", root=config.data_dir)
+    test_x, test_y = load_dataset(config.dataset, "test", root=config.data_dir, verify=config.verify)
     if config.train_limit:
         train_x, train_y = train_x[:config.train_limit], train_y[:config.train_limit]
     if config.test_limit:
         test_x, test_y = test_x[:config.test_limit], test_y[:config.test_limit]
-    mean, std = DATASET_STATS[config.dataset]
-    spec = MODELS[config.model]
-    input_size = spec.small_input_size
+    return train_x, train_y, test_x, test_y, source
+
+
+def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
+    train_x, train_y, test_x, test_y, source = _data(config)
+    model_args, input_size = recipes.model_args(config.model, config.dataset, train_x)
     train_x, test_x = pad_images(train_x, input_size), pad_images(test_x, input_size)
+    mean, std = recipes.input_stats(config.dataset, train_x)
     if config.overwrite:
         for name in existing_run_files(out):
             (out / name).unlink()
             log(f"removed {out / name} of the earlier run (overwrite)")
 
-    model_args = {"num_classes": 10, "in_channels": 1, **spec.small_kwargs}
     if checkpoint is None:
         manual_seed(config.seed)  # the initial weights
         model = get_model(config.model, **model_args).to(config.device)
     else:
         model = build_model(checkpoint, out / CHECKPOINT, config.device)
     optimizer = _optimizer(config, model)
-    scheduler = _scheduler(config, optimizer)
     loader = DataLoader(train_x, train_y, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                        transform=lambda b: normalize(b, mean, std))
+                        transform=recipes.train_transform(config.augment, mean, std, input_size))
+    scheduler, per_step = recipes.make_scheduler(config, optimizer, len(loader))
     history, first = [], 1
     if checkpoint is not None:  # as torch's recipe: build optimizer and scheduler, then load their states
         training = checkpoint["training"]
@@ -277,7 +273,8 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
         log(f"resuming {out / CHECKPOINT} after epoch {first - 1} of {config.epochs}")
     log(f"training {config.model} on {config.dataset} ({len(train_x)} train / {len(test_x)} test images, "
         f"source: {source}) for {config.epochs} epochs on {config.device}; "
-        f"{model.num_parameters():,} parameters")
+        f"{model.num_parameters():,} parameters; batch {config.batch_size}, lr {config.lr}, {config.schedule} "
+        f"schedule, weight decay {config.weight_decay}, augmentation {config.augment}")
 
     meta = {"model": config.model, "model_args": model_args, "dataset": config.dataset, "mean": mean, "std": std,
             "input_size": input_size, "config": _recorded(config), "data_source": source}
@@ -295,7 +292,10 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
             logits, loss = _outputs_and_loss(model(x), y)
             optimizer.zero_grad()
             loss.backward()
+            lr = _lr(optimizer)  # the rate of this step (an iteration-based schedule changes it below)
             optimizer.step()
+            if per_step:
+                scheduler.step()
             n = len(yb)
             seen += n
             loss_sum += loss.item() * n
@@ -306,11 +306,11 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
         test_loss, test_acc = evaluate(model, test_x, test_y, device=config.device, mean=mean, std=std)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                   "test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds,
-                  "images_per_second": seen / seconds, "lr": _lr(optimizer)}
+                  "images_per_second": seen / seconds, "lr": lr}
         history.append(record)
         log(f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}  train acc {100 * record['train_accuracy']:.2f}%"
             f"  test acc {100 * test_acc:.2f}%  {seconds:.1f} s  {record['images_per_second']:.0f} images/s")
-        if scheduler is not None:
+        if scheduler is not None and not per_step:
             scheduler.step()
         training = {"optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,

