@@ -9,11 +9,12 @@ classes (156 + 2,416 + 48,120 + 10,164 + 850).
 from __future__ import annotations
 
 from .. import nn
+from ._pretrained import apply_weights
 
 __all__ = ["lenet5"]
 
 
-def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern") -> nn.Module:
+def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern", weights=None) -> nn.Module:
     """LeNet-5 for (N, in_channels, 28, 28) inputs (or 32x32: see below); returns logits (N, num_classes).
 
     Variant "modern" (the default): conv 6@5x5 pad 2 -> ReLU -> max-pool 2 -> conv 16@5x5 -> ReLU -> max-pool 2
@@ -25,15 +26,18 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern")
     Layers keep PyTorch's default initialization. A 32x32 input needs ``padding=0`` on conv1; with 28x28 and no
     padding the flattened size would be 256, not 400 (REFERENCE.md 1.2).
 
+    ``weights``: a weight file (.pth, .safetensors, .npz) or state dict saved from this network (``0.weight``,
+    ``0.bias``, ... ``11.bias``), loaded strictly (``tinycnn.weights.load_weights``).
+
     Raises ValueError for an unknown variant or non-positive sizes.
     """
     if variant == "paper":
         from .lenet_paper import lenet5_paper  # noqa: PLC0415 - the 1998 form lives in its own file
 
-        return lenet5_paper(num_classes=num_classes, in_channels=in_channels)
+        return lenet5_paper(num_classes=num_classes, in_channels=in_channels, weights=weights)
     if variant != "modern":
         raise ValueError(f"lenet5: variant must be 'modern' or 'paper', got {variant!r}")
-    return nn.Sequential(
+    model = nn.Sequential(
         nn.Conv2d(in_channels, 6, kernel_size=5, padding=2),  # C1: 6x28x28
         nn.ReLU(),
         nn.MaxPool2d(2),                                      # S2: 6x14x14
@@ -47,6 +51,7 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern")
         nn.ReLU(),
         nn.Linear(84, num_classes),                           # output logits
     )
+    return apply_weights(model, weights, "lenet5")
 
 
 def _registry():
