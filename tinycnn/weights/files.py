@@ -280,7 +280,8 @@ def _arrays(state) -> OrderedDict:
         data = value.data if isinstance(value, Tensor) else value
         if not (isinstance(data, (np.ndarray, np.generic)) or backend.is_cupy_array(data)):
             raise TypeError(f"save_file: {name} is a {type(value).__name__}, not a Tensor or array")
-        out[name] = np.ascontiguousarray(backend.to_device(data, "cpu"))
+        array = np.asarray(backend.to_device(data, "cpu"))
+        out[name] = array if array.flags.c_contiguous else array.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
     return out
 
 
