@@ -9,12 +9,14 @@ from __future__ import annotations
 import importlib
 from typing import Callable, NamedTuple
 
+from ._pretrained import apply_weights
+
 
 class ModelSpec(NamedTuple):
     """How to build a registered network and what it is fed.
 
-    constructor: called with num_classes=, in_channels=, weights= and ``small_kwargs`` when training on small
-        images.
+    constructor: called with num_classes=, in_channels= and ``small_kwargs`` when training on small images
+        (``get_model`` loads ``weights=`` itself, so a constructor need not take it).
     input_shape: the (C, H, W) the network is defined for (its paper's input; the default of ``summary``).
     small_input_size: the H = W that MNIST's 28x28 images are zero-padded to when training on them (28 = none).
     small_kwargs: constructor arguments for small images (a documented input-size adaptation), e.g.
@@ -58,7 +60,8 @@ def get_model(name: str, weights=None, **kwargs):
         spec = MODELS[name]
     except KeyError:
         raise KeyError(f"unknown model {name!r}; known models: {', '.join(sorted(MODELS))}") from None
-    return spec.constructor(weights=weights, **kwargs)
+    model = spec.constructor(**kwargs)  # constructors registered from outside need not take weights=
+    return apply_weights(model, weights, name)
 
 
 __all__ = ["MODELS", "INPUT_SHAPES", "ModelSpec", "get_model"] + sorted(MODELS)
