@@ -8,6 +8,9 @@ The tree is the graph (DESIGN.md, "Layer graphs"):
 * ``Concat``: every branch fed the same input (fan-out), their outputs joined in a "concat" node (fan-in);
 * ``Residual``: the body, a shortcut edge (dashed; through the projection when there is one) and an "add" node
   joining the two, then the activation;
+* a module with a ``residual_parts()`` method (the torchvision-style ResNet blocks, ``BasicBlock`` and
+  ``Bottleneck``): drawn as a Residual, from the child names it returns (main path, shortcut or None, after the
+  add); a child used twice (the blocks' one ``relu``) gets a box at each use;
 * ``Tap`` (GoogLeNet's auxiliary classifiers): its head as a side branch ending in a dashed "auxiliary output"
   node, while the main path passes by;
 * any other module with children: its children in registration order, as a chain (its own ``forward`` may wire
@@ -72,6 +75,8 @@ def describe(module) -> str:
         return text + (", ceil" if module.ceil_mode else "")
     if isinstance(module, (nn.Dropout, nn.Dropout2d)):
         return f"{kind} p={module.p}"  # not PyTorch's repr's "inplace=False": the diagram keeps what matters
+    if isinstance(module, nn.ReLU):
+        return kind  # nor "inplace=True" (torchvision's blocks): it changes no value
     extra = module.extra_repr()
     return f"{kind} {extra}" if extra else kind
 
@@ -85,7 +90,7 @@ class _DotBuilder:
     """Walks the module tree once, collecting node and edge statements; ``emit`` returns a part's output nodes."""
 
     def __init__(self, shapes):
-        self.shapes = shapes  # leaf name -> output shape (batch axis dropped)
+        self.shapes = shapes  # leaf name -> its output shapes, one per call (batch axis kept)
         self.counts = {}
         self.edges = []
 
@@ -117,7 +122,16 @@ class _DotBuilder:
                 self.edge(o, join)
             outs = [join]
         elif isinstance(module, nn.Residual):
-            outs = self.residual(module, name, inputs, inner)
+            shortcut = children.get("shortcut")
+            activation = children.get("activation")
+            outs = self.residual(name, inputs, inner, [("body", module.body)],
+                                 None if shortcut is None else ("shortcut", shortcut),
+                                 [] if activation is None else [("activation", activation)])
+        elif callable(getattr(type(module), "residual_parts", None)):
+            main, shortcut, after = module.residual_parts()
+            outs = self.residual(name, inputs, inner, [(c, children[c]) for c in main],
+                                 None if shortcut is None else (shortcut, children[shortcut]),
+                                 [(c, children[c]) for c in after])
         elif _TAP is not None and isinstance(module, _TAP):  # a side branch: the main path passes by
             heads = self.emit(module.head, _join(name, "head"), inputs, inner)
             side = self.node(inner, "aux", "auxiliary output\n(training only)", shape="oval", style="dashed")
@@ -138,21 +152,26 @@ class _DotBuilder:
             lines.extend(inner)
         return outs
 
-    def residual(self, module, name, inputs, lines):
-        body = self.emit(module.body, _join(name, "body"), inputs, lines)
-        shortcut = module._modules.get("shortcut")
-        skip = inputs if shortcut is None else self.emit(shortcut, _join(name, "shortcut"), inputs, lines)
+    def residual(self, name, inputs, lines, main, shortcut, after):
+        """main and after: (child name, module) chains before and after the add; shortcut: one, or None."""
+        body = inputs
+        for child_name, child in main:
+            body = self.emit(child, _join(name, child_name), body, lines)
+        skip = inputs if shortcut is None else self.emit(shortcut[1], _join(name, shortcut[0]), inputs, lines)
         add = self.node(lines, "add", "+", shape="circle", style="filled", fillcolor="#fce5cd")
         for o in body:
             self.edge(o, add)
         for o in skip:  # the shortcut: identity or projection
             self.edge(o, add, style="dashed", **({"label": "identity"} if shortcut is None else {}))
-        activation = module._modules.get("activation")
-        return [add] if activation is None else self.emit(activation, _join(name, "activation"), [add], lines)
+        outs = [add]
+        for child_name, child in after:
+            outs = self.emit(child, _join(name, child_name), outs, lines)
+        return outs
 
     def leaf(self, module, name, inputs, lines):
         label = [name or type(module).__name__, describe(module)]
-        shape = self.shapes.get(name or type(module).__name__)
+        calls = self.shapes.get(name or type(module).__name__)  # one shape per call, in call order
+        shape = (calls.pop(0) if len(calls) > 1 else calls[0]) if calls else None
         if shape is not None:
             label.append("x".join(str(v) for v in shape[1:]))
         colour = next((c for types, c in _COLOURS if isinstance(module, types)), "#ffffff")
@@ -186,7 +205,7 @@ def to_dot(model, input_shape=None) -> str:
     shapes = {}
     if input_shape is not None:
         for row in layer_table(model, input_shape):
-            shapes.setdefault(row["name"], row["output_shape"])
+            shapes.setdefault(row["name"], []).append(row["output_shape"])
     builder = _DotBuilder(shapes)
     lines = []
     in_label = "input" + (f"\n{'x'.join(str(v) for v in input_shape)}" if input_shape is not None else "")

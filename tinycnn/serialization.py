@@ -306,7 +306,8 @@ def load(path, map_location=None):
         if SKELETON + ".npy" not in names:
             hint = ""
             if any(n.endswith("data.pkl") for n in names):
-                hint = ": it looks like a PyTorch file (torch.save pickles; load it with torch, then convert)"
+                hint = (": it looks like a PyTorch file (torch.save pickles); read its weights with "
+                        "tinycnn.weights.load_file (torch.load(weights_only=True), needs PyTorch)")
             raise CheckpointError(f"{path}: a zip archive but not a tinycnn file (no {SKELETON} entry){hint}")
         raw = read_npz_entry(archive, SKELETON, path)
         try:

@@ -1,6 +1,6 @@
-"""ImageNet ResNet-18..152 (He et al. 2016): exact parameter counts, torchvision's parameter order and shapes,
-stage shapes and MACs at 224x224 (both bottleneck stride placements), 32x32 inputs, initialization, float64
-gradchecks of the basic and bottleneck blocks. Figures from REFERENCE.md section 5.
+"""ImageNet ResNet-18..152 (He et al. 2016): exact parameter counts, torchvision's parameter names, order and shapes
+and module tree, stage shapes and MACs at 224x224 (both bottleneck stride placements), 32x32 inputs,
+initialization, float64 gradchecks of the basic and bottleneck blocks. Figures from REFERENCE.md section 5.
 
 Each network is built once per module (ResNet-152 alone holds 240 MB of float32 weights)."""
 
@@ -73,20 +73,44 @@ def test_named_parameters_follow_torchvision(build, name):
     kind, counts, total = SPECS[name]
     expected = torchvision_parameters(kind, counts)
     assert sum(int(np.prod(s)) for _, s in expected) == total  # the written-out list is itself right
-    mine = [(resnet.torchvision_name(n), p.shape) for n, p in build(name).named_parameters()]
+    mine = [(n, p.shape) for n, p in build(name).named_parameters()]
     assert [s for _, s in mine] == [s for _, s in expected]  # shapes, in order
-    assert [n for n, _ in mine] == [n for n, _ in expected]  # names, through torchvision_name
+    assert [n for n, _ in mine] == [n for n, _ in expected]  # names: torchvision's, as they are (issue 15)
     # the buffers too: every batch norm's running statistics and, since issue 12, num_batches_tracked as well
     bns = [n[:-len(".weight")] for n, s in expected if len(s) == 1 and n.endswith(".weight")]
-    buffers = {resnet.torchvision_name(n) for n, _ in build(name).named_buffers()}
+    buffers = {n for n, _ in build(name).named_buffers()}
     stats = ("running_mean", "running_var", "num_batches_tracked")
     assert buffers == {f"{bn}.{stat}" for bn in bns for stat in stats}
 
 
-def test_torchvision_name_mapping():
-    assert resnet.torchvision_name("layer1.0.body.bn1.weight") == "layer1.0.bn1.weight"
-    assert resnet.torchvision_name("layer2.0.shortcut.0.weight") == "layer2.0.downsample.0.weight"
-    assert resnet.torchvision_name("fc.bias") == "fc.bias"
+def test_module_tree_is_torchvisions(build):
+    """The tree a student prints is torchvision's: ResNet > layerN (Sequential) > BasicBlock / Bottleneck with
+    conv1, bn1, relu, conv2, bn2 (conv3, bn3) and downsample (a Sequential of a 1x1 conv and a batch norm) where
+    the shape changes. (The peer tests compare the whole repr with a torch rebuild.)"""
+    r18, r50 = build("resnet18"), build("resnet50")
+    assert type(r18).__name__ == "ResNet" and list(r18._modules) == [
+        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"]
+    assert list(r18.layer2[0]._modules) == ["conv1", "bn1", "relu", "conv2", "bn2", "downsample"]
+    assert list(r18.layer2[1]._modules) == ["conv1", "bn1", "relu", "conv2", "bn2"] and r18.layer2[1].downsample is None
+    assert list(r50.layer1[0]._modules) == ["conv1", "bn1", "conv2", "bn2", "conv3", "bn3", "relu", "downsample"]
+    assert type(r50.layer1[0]).__name__ == "Bottleneck" and type(r18.layer1[0]).__name__ == "BasicBlock"
+    assert [type(m).__name__ for m in r50.layer3[0].downsample] == ["Conv2d", "BatchNorm2d"]
+    assert r50.layer3[0].downsample[0].stride == (2, 2) and r50.layer3[0].downsample[0].kernel_size == (1, 1)
+    assert "(downsample): Sequential(" in repr(r18) and ".body" not in str(list(r18.state_dict()))
+
+
+def test_replacing_the_head_in_place(build):
+    model = resnet.resnet18(num_classes=3)
+    model.fc = nn.Linear(model.fc.in_features, 5)
+    assert list(model._modules)[-1] == "fc" and model.fc.out_features == 5
+    assert model(tc.Tensor(np.zeros((2, 3, 32, 32), dtype=np.float32))).shape == (2, 5)
+    assert [n for n, _ in model.named_parameters()][-2:] == ["fc.weight", "fc.bias"]
+
+
+def test_missing_projection_is_an_error():
+    block = resnet.BasicBlock(4, 8, stride=2)  # no downsample where the shape changes
+    with pytest.raises(ValueError, match="downsample"):
+        block(tc.Tensor(np.zeros((1, 4, 8, 8), dtype=np.float32)))
 
 
 def _stage_outputs(rows):
@@ -117,8 +141,8 @@ def test_stage_shapes_and_macs_at_224(build, name, widths, macs):
 def test_stride_in_1x1_is_the_paper_form(build):
     v15, v1 = build("resnet50"), build("resnet50", stride_in_1x1=True)
     named15, named1 = dict(v15.named_modules()), dict(v1.named_modules())
-    assert named15["layer2.0.body.conv1"].stride == (1, 1) and named15["layer2.0.body.conv2"].stride == (2, 2)
-    assert named1["layer2.0.body.conv1"].stride == (2, 2) and named1["layer2.0.body.conv2"].stride == (1, 1)
+    assert named15["layer2.0.conv1"].stride == (1, 1) and named15["layer2.0.conv2"].stride == (2, 2)
+    assert named1["layer2.0.conv1"].stride == (2, 2) and named1["layer2.0.conv2"].stride == (1, 1)
     assert v1.num_parameters() == SPECS["resnet50"][2]  # the same weights, fewer MACs
     rows = layer_table(v1, (3, 224, 224))
     assert round(sum(r["macs"] for r in rows) / 1e9, 3) == 3.858
@@ -143,7 +167,7 @@ def test_32x32_input_runs_as_is(build):
 def test_initialization_as_torchvision(build):
     model = build("resnet18")
     named = dict(model.named_modules())
-    w = named["layer4.1.body.conv2"].weight.numpy()  # (512, 512, 3, 3): fan_out 4608
+    w = named["layer4.1.conv2"].weight.numpy()  # (512, 512, 3, 3): fan_out 4608
     assert w.std() == pytest.approx(np.sqrt(2 / 4608), rel=0.01)
     assert abs(w.mean()) < 1e-3
     stem = named["conv1"].weight.numpy()  # (64, 3, 7, 7): fan_out 3136 (fan_in would be 147)
@@ -161,17 +185,20 @@ def float64(module):
 
 
 @pytest.mark.parametrize("kind, args, in_channels", [
-    ("basic, projection", dict(in_channels=2, planes=3, stride=2), 2),
-    ("basic, identity", dict(in_channels=3, planes=3, stride=1), 3),
-    ("bottleneck, projection, stride in 3x3", dict(in_channels=4, planes=2, stride=2), 4),
-    ("bottleneck, projection, stride in 1x1", dict(in_channels=4, planes=2, stride=2, stride_in_1x1=True), 4),
-    ("bottleneck, identity", dict(in_channels=8, planes=2, stride=1), 8),
+    ("basic, projection", dict(inplanes=2, planes=3, stride=2), 2),
+    ("basic, identity", dict(inplanes=3, planes=3, stride=1), 3),
+    ("bottleneck, projection, stride in 3x3", dict(inplanes=4, planes=2, stride=2), 4),
+    ("bottleneck, projection, stride in 1x1", dict(inplanes=4, planes=2, stride=2, stride_in_1x1=True), 4),
+    ("bottleneck, identity", dict(inplanes=8, planes=2, stride=1), 8),
 ])
 def test_block_gradcheck_float64(kind, args, in_channels):
     tc.manual_seed(0)
-    make = resnet.basic_block if kind.startswith("basic") else resnet.bottleneck_block
-    block = float64(make(**args))
-    assert (block.shortcut is None) == ("identity" in kind)
+    block_cls = resnet.BasicBlock if kind.startswith("basic") else resnet.Bottleneck
+    out_channels = args["planes"] * block_cls.expansion
+    if "projection" in kind:  # as ResNet._make_layer: a projection where the shape changes
+        args = dict(args, downsample=resnet.projection(args["inplanes"], out_channels, args["stride"]))
+    block = float64(block_cls(**args))
+    assert (block.downsample is None) == ("identity" in kind)
     x = tc.Tensor(np.random.default_rng(2).standard_normal((2, in_channels, 4, 4)), requires_grad=True)
     out = block(x)
     stride = args["stride"]

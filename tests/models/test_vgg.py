@@ -73,7 +73,8 @@ def test_vgg16_stage_shapes_at_224(monkeypatch):
     assert before_pool == [(64, 224, 224), (128, 112, 112), (256, 56, 56), (512, 28, 28), (512, 14, 14)]
     fcs = [r["output_shape"][1:] for r in rows if r["type"] == "Linear"]
     assert fcs == [(4096,), (4096,), (1000,)]
-    assert next(r for r in rows if r["type"] == "Flatten")["output_shape"] == (1, 25_088)
+    assert next(r for r in rows if r["type"] == "AdaptiveAvgPool2d")["output_shape"] == (1, 512, 7, 7)
+    assert next(r for r in rows if r["type"] == "Linear")["parameters"] == 25_088 * 4096 + 4096  # flattened 25,088
     del model
 
 

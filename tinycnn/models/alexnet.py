@@ -12,11 +12,11 @@ Shapes (REFERENCE.md 2), variant "paper" at 3x227x227: conv1 96x55x55 -> pool 96
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
+from .. import functional as F
 from .. import nn
+from ._pretrained import apply_weights
 
-__all__ = ["alexnet", "alexnet_torchvision"]
+__all__ = ["AlexNet", "alexnet", "alexnet_torchvision"]
 
 _VARIANTS = ("paper", "torchvision")
 
@@ -71,23 +71,42 @@ def _torchvision_features(in_channels, small_input):
              else nn.Conv2d(in_channels, 64, kernel_size=11, stride=4, padding=2))
     return nn.Sequential(
         conv1,                                                           # 0  64x55x55
-        nn.ReLU(),                                                       # 1
+        nn.ReLU(inplace=True),                                           # 1
         nn.MaxPool2d(kernel_size=3, stride=2),                           # 2  64x27x27
         nn.Conv2d(64, 192, kernel_size=5, padding=2),                    # 3  192x27x27
-        nn.ReLU(),                                                       # 4
+        nn.ReLU(inplace=True),                                           # 4
         nn.MaxPool2d(kernel_size=3, stride=2),                           # 5  192x13x13
         nn.Conv2d(192, 384, kernel_size=3, padding=1),                   # 6  384x13x13
-        nn.ReLU(),                                                       # 7
+        nn.ReLU(inplace=True),                                           # 7
         nn.Conv2d(384, 256, kernel_size=3, padding=1),                   # 8  256x13x13
-        nn.ReLU(),                                                       # 9
+        nn.ReLU(inplace=True),                                           # 9
         nn.Conv2d(256, 256, kernel_size=3, padding=1),                   # 10 256x13x13
-        nn.ReLU(),                                                       # 11
+        nn.ReLU(inplace=True),                                           # 11
         nn.MaxPool2d(kernel_size=3, stride=2),                           # 12 256x6x6
     )
 
 
+class AlexNet(nn.Module):
+    """The network of both variants, as torchvision's ``AlexNet``: ``features`` (a Sequential), ``avgpool``
+    (adaptive; absent in the paper variant at 227x227, whose features end at 6x6 already), ``classifier`` (a
+    Sequential), with the flatten in ``forward``. (N, C, H, W) -> logits (N, num_classes)."""
+
+    def __init__(self, features: nn.Module, avgpool: nn.Module | None, classifier: nn.Module):
+        super().__init__()
+        self.features = features
+        if avgpool is not None:
+            self.avgpool = avgpool
+        self.classifier = classifier
+
+    def forward(self, x):
+        x = self.features(x)
+        if "avgpool" in self._modules:
+            x = self.avgpool(x)
+        return self.classifier(F.flatten(x, 1))
+
+
 def alexnet(num_classes: int = 1000, in_channels: int = 3, variant: str = "paper",
-            small_input: bool = False) -> nn.Module:
+            small_input: bool = False, weights=None) -> AlexNet:
     """AlexNet; returns (N, num_classes) logits.
 
     Variant "paper" (Sec. 3.5 and Fig. 2), for (N, in_channels, 227, 227) inputs: conv1 96@11x11 stride 4 ->
@@ -110,9 +129,13 @@ def alexnet(num_classes: int = 1000, in_channels: int = 3, variant: str = "paper
     Variant "torchvision" ("One weird trick", Krizhevsky 2014; torchvision's ``alexnet``), for 224x224: conv
     64@11x11/4 pad 2 -> ReLU -> pool -> 192@5x5 pad 2 -> ReLU -> pool -> 384, 256, 256 @3x3 pad 1 (ReLU each) ->
     pool -> adaptive average pool 6x6 -> dropout -> fc 4096 -> ReLU -> dropout -> fc 4096 -> ReLU -> fc. One
-    tower, no LRN; 61,100,840 parameters for 1000 classes; ``named_parameters()`` names, order and shapes as
-    torchvision's (features.0/3/6/8/10, classifier.1/4/6), so its state dict maps one to one. PyTorch's default
-    init, as torchvision.
+    tower, no LRN; 61,100,840 parameters for 1000 classes; modules, names, order and shapes as torchvision's
+    (features.0/3/6/8/10, avgpool, classifier.1/4/6; ``print(model)`` shows its tree), so its state dict maps one
+    to one in both directions. PyTorch's default init, as torchvision.
+
+    ``weights``: a weight file (.pth, .safetensors, .npz) or state dict loaded strictly
+    (``tinycnn.weights.load_weights``): torchvision's alexnet-owt-7be5be79.pth for variant "torchvision"; files
+    saved from tinycnn for "paper" (its own names: features.N, classifier.0/3/6).
 
     ``small_input=True`` (an adaptation for 1x28x28 MNIST, not the paper; parameter counts differ): conv1
     becomes 5x5 stride 1 padding 2 (an 11x11/4 kernel would leave 5x5 maps), the overlapping 3x3/2 pools stay
@@ -144,30 +167,28 @@ def alexnet(num_classes: int = 1000, in_channels: int = 3, variant: str = "paper
         )
     else:
         features = _torchvision_features(in_channels, small_input)
-        pool = nn.AdaptiveAvgPool2d(2 if small_input else 6)
         grid = 2 if small_input else 6
         classifier = nn.Sequential(
             nn.Dropout(0.5),                      # 0
             nn.Linear(256 * grid * grid, hidden),  # 1 fc6
-            nn.ReLU(),                            # 2
+            nn.ReLU(inplace=True),                # 2
             nn.Dropout(0.5),                      # 3
             nn.Linear(hidden, hidden),            # 4 fc7
-            nn.ReLU(),                            # 5
+            nn.ReLU(inplace=True),                # 5
             nn.Linear(hidden, num_classes),       # 6 fc8
         )
-    parts = [("features", features)]
-    if pool is not None:
-        parts.append(("avgpool", pool))
-    parts += [("flatten", nn.Flatten()), ("classifier", classifier)]
-    model = nn.Sequential(OrderedDict(parts))
+        pool = nn.AdaptiveAvgPool2d((grid, grid))
+    model = AlexNet(features, pool, classifier)
     if variant == "paper":
         (_small_init if small_input else _paper_init)(model)
-    return model
+    return apply_weights(model, weights, "alexnet" if variant == "paper" else "alexnet_torchvision")
 
 
-def alexnet_torchvision(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False) -> nn.Module:
+def alexnet_torchvision(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False,
+                        weights=None) -> AlexNet:
     """``alexnet(variant="torchvision")``: the single-tower AlexNet of torchvision (see ``alexnet``)."""
-    return alexnet(num_classes=num_classes, in_channels=in_channels, variant="torchvision", small_input=small_input)
+    return alexnet(num_classes=num_classes, in_channels=in_channels, variant="torchvision", small_input=small_input,
+                   weights=weights)
 
 
 def _registry():

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from .. import nn
+from ._pretrained import apply_weights
 
 __all__ = ["googlenet", "inception", "aux_head", "INCEPTION_FILTERS"]
 
@@ -97,7 +98,7 @@ def _init_weights(model: nn.Module) -> None:
 
 
 def googlenet(num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = True,
-              small_input: bool = False) -> nn.Tapped:
+              small_input: bool = False, weights=None) -> nn.Tapped:
     """GoogLeNet as in Table 1 and Fig. 3 of the paper, for (N, in_channels, 224, 224) inputs.
 
     Layers (output shapes at 224x224):
@@ -130,6 +131,8 @@ def googlenet(num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = 
         aux_logits: build the two auxiliary heads (6,998,552 parameters without them for 1000 classes,
             13,378,280 with them).
         small_input: the adaptation for 1x28x28 (or 32x32) images, below.
+        weights: a weight file (.pth, .safetensors, .npz) or state dict saved from this network (its own names,
+            not torchvision's GoogLeNet, which is a later variant with batch norm), loaded strictly.
 
     ``small_input=True`` (MNIST, Fashion-MNIST): the stem's first convolution becomes 3x3 stride 1 pad 1 and
     the first max-pool is dropped, so only the stem's second pool (28 -> 14) and the two between the Inception
@@ -175,7 +178,7 @@ def googlenet(num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = 
     layers["fc"] = nn.Linear(1024, num_classes)
     model = nn.Tapped(layers)
     _init_weights(model)
-    return model
+    return apply_weights(model, weights, "googlenet")
 
 
 def _out_channels(stage: str) -> int:

@@ -9,11 +9,13 @@ classes (156 + 2,416 + 48,120 + 10,164 + 850).
 from __future__ import annotations
 
 from .. import nn
+from ._pretrained import apply_weights
 
 __all__ = ["lenet5"]
 
 
-def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern", input_size: int = 28) -> nn.Module:
+def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern", input_size: int = 28,
+           weights=None) -> nn.Module:
     """LeNet-5 for (N, in_channels, 28, 28) inputs (or 32x32: see below); returns logits (N, num_classes).
 
     Variant "modern" (the default): conv 6@5x5 pad 2 -> ReLU -> max-pool 2 -> conv 16@5x5 -> ReLU -> max-pool 2
@@ -26,6 +28,9 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
     padding the flattened size would be 256, not 400 (REFERENCE.md 1.2): ``input_size=32`` builds that form
     (LeCun's own: C1 on a 32x32 input without padding; CIFAR's images), with the same layers and parameters.
 
+    ``weights``: a weight file (.pth, .safetensors, .npz) or state dict saved from this network (``0.weight``,
+    ``0.bias``, ... ``11.bias``), loaded strictly (``tinycnn.weights.load_weights``).
+
     Raises ValueError for an unknown variant, an input_size other than 28 or 32, or non-positive sizes.
     """
     if input_size not in (28, 32):
@@ -35,10 +40,10 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
 
         if input_size != 28:
             raise ValueError("lenet5: the paper variant takes 32x32 inputs by itself; leave input_size at 28")
-        return lenet5_paper(num_classes=num_classes, in_channels=in_channels)
+        return lenet5_paper(num_classes=num_classes, in_channels=in_channels, weights=weights)
     if variant != "modern":
         raise ValueError(f"lenet5: variant must be 'modern' or 'paper', got {variant!r}")
-    return nn.Sequential(
+    model = nn.Sequential(
         nn.Conv2d(in_channels, 6, kernel_size=5, padding=2 if input_size == 28 else 0),  # C1: 6x28x28
         nn.ReLU(),
         nn.MaxPool2d(2),                                      # S2: 6x14x14
@@ -52,6 +57,7 @@ def lenet5(num_classes: int = 10, in_channels: int = 1, variant: str = "modern",
         nn.ReLU(),
         nn.Linear(84, num_classes),                           # output logits
     )
+    return apply_weights(model, weights, "lenet5")
 
 
 def _registry():

@@ -19,6 +19,7 @@ import numpy as np
 from .. import backend
 from .. import functional as F
 from .. import nn
+from ._pretrained import apply_weights
 from ..tensor import Tensor
 
 __all__ = ["lenet5_paper", "Subsampling", "PartialConv2d", "EuclideanRBF", "C3_TABLE", "DIGIT_BITMAPS",
@@ -195,7 +196,7 @@ class EuclideanRBF(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features} (fixed), logits={self.logits}"
 
 
-def lenet5_paper(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
+def lenet5_paper(num_classes: int = 10, in_channels: int = 1, weights=None) -> nn.Module:
     """LeNet-5 as in Sec. II.B and Fig. 2 of the paper, for (N, in_channels, 32, 32) inputs (MNIST's 28x28 padded
     with 2 zeros a side); returns (N, num_classes) logits, the negated RBF penalties.
 
@@ -222,6 +223,8 @@ def lenet5_paper(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
     Training note: the RBF logits span hundreds (84 squared distances), so plain SGD needs a small rate: on MNIST,
     lr 0.002 with momentum 0.9 (batch 32) trains well, lr 0.01 diverges. (The paper used 5e-4 down to 1e-5 with
     per-parameter step sizes from its diagonal Levenberg-Marquardt, appendix C.)
+
+    ``weights``: a weight file (.pth, .safetensors, .npz) or state dict saved from this network, loaded strictly.
     """
     c1 = nn.Conv2d(in_channels, 6, kernel_size=5)
     c5 = nn.Conv2d(16, 120, kernel_size=5)
@@ -230,7 +233,7 @@ def lenet5_paper(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
         fan_in = nn.init.calculate_fans(layer.weight.shape)[0]
         nn.init.lecun_uniform_(layer.weight)
         _lecun_bias_(layer.bias, fan_in)
-    return nn.Sequential(OrderedDict([
+    model = nn.Sequential(OrderedDict([
         ("C1", c1), ("C1_squash", nn.ScaledTanh()),                              # 6x28x28
         ("S2", Subsampling(6)), ("S2_squash", nn.ScaledTanh()),                  # 6x14x14
         ("C3", PartialConv2d(6, C3_TABLE)), ("C3_squash", nn.ScaledTanh()),      # 16x10x10
@@ -240,6 +243,7 @@ def lenet5_paper(num_classes: int = 10, in_channels: int = 1) -> nn.Module:
         ("F6", f6), ("F6_squash", nn.ScaledTanh()),                              # 84
         ("OUTPUT", EuclideanRBF(prototype_codes(num_classes, 84))),              # num_classes
     ]))
+    return apply_weights(model, weights, "lenet5_paper")
 
 
 def _registry():

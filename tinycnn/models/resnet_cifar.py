@@ -33,6 +33,7 @@ from collections import OrderedDict
 
 from .. import functional as F
 from .. import nn
+from ._pretrained import apply_weights
 
 __all__ = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "plain20", "plain32", "plain44",
            "plain56", "plain110", "ZeroPadShortcut", "residual_block", "plain_block"]
@@ -88,7 +89,7 @@ def plain_block(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequ
     return nn.Sequential(OrderedDict([("body", _body(in_channels, out_channels, stride)), ("relu", nn.ReLU())]))
 
 
-def _cifar_net(name, depth, block, num_classes, in_channels) -> nn.Sequential:
+def _cifar_net(name, depth, block, num_classes, in_channels, weights=None) -> nn.Sequential:
     if num_classes < 1 or in_channels < 1:
         raise ValueError(f"{name}: num_classes and in_channels must be positive, got {num_classes}, {in_channels}")
     n = (depth - 2) // 6
@@ -112,59 +113,59 @@ def _cifar_net(name, depth, block, num_classes, in_channels) -> nn.Sequential:
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-    return model
+    return apply_weights(model, weights, name)
 
 
-def resnet20(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def resnet20(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """ResNet-20 (Table 6): n = 3 residual blocks per stage, 269,722 parameters for 10 classes."""
-    return _cifar_net("resnet20", 20, residual_block, num_classes, in_channels)
+    return _cifar_net("resnet20", 20, residual_block, num_classes, in_channels, weights)
 
 
-def resnet32(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def resnet32(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """ResNet-32 (Table 6): n = 5, 464,154 parameters for 10 classes."""
-    return _cifar_net("resnet32", 32, residual_block, num_classes, in_channels)
+    return _cifar_net("resnet32", 32, residual_block, num_classes, in_channels, weights)
 
 
-def resnet44(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def resnet44(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """ResNet-44 (Table 6): n = 7, 658,586 parameters for 10 classes."""
-    return _cifar_net("resnet44", 44, residual_block, num_classes, in_channels)
+    return _cifar_net("resnet44", 44, residual_block, num_classes, in_channels, weights)
 
 
-def resnet56(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def resnet56(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """ResNet-56 (Table 6): n = 9, 853,018 parameters for 10 classes."""
-    return _cifar_net("resnet56", 56, residual_block, num_classes, in_channels)
+    return _cifar_net("resnet56", 56, residual_block, num_classes, in_channels, weights)
 
 
-def resnet110(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def resnet110(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """ResNet-110 (Table 6): n = 18, 1,727,962 parameters for 10 classes. (The paper warms it up at lr 0.01
     for about 400 iterations: a training choice, not built in.)"""
-    return _cifar_net("resnet110", 110, residual_block, num_classes, in_channels)
+    return _cifar_net("resnet110", 110, residual_block, num_classes, in_channels, weights)
 
 
-def plain20(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def plain20(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """Plain-20 (Fig. 6 left): ResNet-20 without shortcuts, the same 269,722 parameters for 10 classes."""
-    return _cifar_net("plain20", 20, plain_block, num_classes, in_channels)
+    return _cifar_net("plain20", 20, plain_block, num_classes, in_channels, weights)
 
 
-def plain32(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def plain32(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """Plain-32: ResNet-32 without shortcuts, 464,154 parameters for 10 classes."""
-    return _cifar_net("plain32", 32, plain_block, num_classes, in_channels)
+    return _cifar_net("plain32", 32, plain_block, num_classes, in_channels, weights)
 
 
-def plain44(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def plain44(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """Plain-44: ResNet-44 without shortcuts, 658,586 parameters for 10 classes."""
-    return _cifar_net("plain44", 44, plain_block, num_classes, in_channels)
+    return _cifar_net("plain44", 44, plain_block, num_classes, in_channels, weights)
 
 
-def plain56(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def plain56(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """Plain-56: ResNet-56 without shortcuts, 853,018 parameters for 10 classes (the deeper plain net that
     trains worse than plain-20, Fig. 1 and 6: the degradation problem)."""
-    return _cifar_net("plain56", 56, plain_block, num_classes, in_channels)
+    return _cifar_net("plain56", 56, plain_block, num_classes, in_channels, weights)
 
 
-def plain110(num_classes: int = 10, in_channels: int = 3) -> nn.Sequential:
+def plain110(num_classes: int = 10, in_channels: int = 3, weights=None) -> nn.Sequential:
     """Plain-110: ResNet-110 without shortcuts, 1,727,962 parameters for 10 classes (over 60% error, Fig. 6)."""
-    return _cifar_net("plain110", 110, plain_block, num_classes, in_channels)
+    return _cifar_net("plain110", 110, plain_block, num_classes, in_channels, weights)
 
 
 def _registry():

@@ -9,11 +9,11 @@ Shapes at 3x224x224 (REFERENCE.md 3): 64x224x224 -> pool 64x112x112 -> 128x112x1
 """
 from __future__ import annotations
 
-from collections import OrderedDict
-
+from .. import functional as F
 from .. import nn
+from ._pretrained import apply_weights
 
-__all__ = ["vgg", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "CONFIGS"]
+__all__ = ["VGG", "vgg", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "CONFIGS"]
 
 # Table 1 of the paper: output channels of each 3x3 conv, "M" a 2x2/2 max-pool (torchvision's "A", "B", "D", "E").
 CONFIGS = {
@@ -34,7 +34,7 @@ def _features(config, in_channels, batch_norm):
             layers.append(nn.Conv2d(c, v, kernel_size=3, padding=1))  # padding 1: "the spatial resolution is
             if batch_norm:                                              # preserved after convolution"
                 layers.append(nn.BatchNorm2d(v))
-            layers.append(nn.ReLU())
+            layers.append(nn.ReLU(inplace=True))  # PyTorch's result; in place only where no graph is recorded
             c = v
     return nn.Sequential(*layers)  # indices as torchvision's, so features.N names match
 
@@ -53,14 +53,33 @@ def _init(model):
             nn.init.zeros_(m.bias)
 
 
+class VGG(nn.Module):
+    """torchvision's ``VGG``: ``features`` (the conv stack, a Sequential), ``avgpool`` (adaptive), ``classifier``
+    (a Sequential of three Linear layers), with the flatten in ``forward``. (N, C, H, W), H, W >= 32 -> logits
+    (N, num_classes). ``model.classifier[6] = nn.Linear(4096, k)`` replaces the head in place."""
+
+    def __init__(self, features: nn.Module, avgpool: nn.Module, classifier: nn.Module):
+        super().__init__()
+        self.features = features
+        self.avgpool = avgpool
+        self.classifier = classifier
+
+    def forward(self, x):
+        return self.classifier(F.flatten(self.avgpool(self.features(x)), 1))
+
+
 def vgg(config: str, num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False,
-        small_input: bool = False) -> nn.Module:
+        small_input: bool = False, weights=None) -> VGG:
     """VGG of configuration "A", "B", "D" or "E" (Table 1); returns (N, num_classes) logits.
 
     Layers: the conv stack of the configuration (3x3, stride 1, padding 1, each followed by ReLU, or by batch norm
     then ReLU with ``batch_norm``) with five 2x2/2 max-pools -> adaptive average pool 7x7 -> flatten 25,088 ->
     fc 4096 -> ReLU -> dropout 0.5 -> fc 4096 -> ReLU -> dropout 0.5 -> fc num_classes (Sec. 2.1, 3.1).
-    Parameter names and order as torchvision (features.N, classifier.0/3/6), so its state dict maps one to one.
+    Modules, names and order as torchvision's ``VGG`` (features.N, avgpool, classifier.0/3/6; ``print(model)``
+    shows its tree), so its state dict maps one to one in both directions (batch norms' num_batches_tracked
+    included). ``weights``: a weight file (.pth, .safetensors, .npz) or state dict loaded strictly
+    (``tinycnn.weights.load_weights``), e.g. torchvision's vgg16-397923af.pth (its values replace the random
+    ones).
     Parameters for 1000 classes: VGG-11 132,863,336; VGG-13 133,047,848; VGG-16 138,357,544; VGG-19 143,667,240;
     with batch norm 132,868,840 / 133,053,736 / 138,365,992 / 143,678,248.
 
@@ -92,61 +111,61 @@ def vgg(config: str, num_classes: int = 1000, in_channels: int = 3, batch_norm: 
     grid, hidden = (1, 512) if small_input else (7, 4096)
     classifier = nn.Sequential(
         nn.Linear(512 * grid * grid, hidden),  # 0 fc6
-        nn.ReLU(),                             # 1
+        nn.ReLU(inplace=True),                 # 1
         nn.Dropout(0.5),                       # 2
         nn.Linear(hidden, hidden),             # 3 fc7
-        nn.ReLU(),                             # 4
+        nn.ReLU(inplace=True),                 # 4
         nn.Dropout(0.5),                       # 5
         nn.Linear(hidden, num_classes),        # 6 fc8
     )
-    model = nn.Sequential(OrderedDict([
-        ("features", _features(CONFIGS[config], in_channels, batch_norm)),
-        ("avgpool", nn.AdaptiveAvgPool2d(grid)),
-        ("flatten", nn.Flatten()),
-        ("classifier", classifier),
-    ]))
+    model = VGG(_features(CONFIGS[config], in_channels, batch_norm), nn.AdaptiveAvgPool2d((grid, grid)), classifier)
     _init(model)
-    return model
+    name = {"A": "vgg11", "B": "vgg13", "D": "vgg16", "E": "vgg19"}[config] + ("_bn" if batch_norm else "")
+    return apply_weights(model, weights, name)
 
 
-def vgg11(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False):
+def vgg11(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False,
+          weights=None) -> VGG:
     """VGG-11, configuration A (8 conv + 3 FC layers); see ``vgg``."""
-    return vgg("A", num_classes, in_channels, batch_norm, small_input)
+    return vgg("A", num_classes, in_channels, batch_norm, small_input, weights)
 
 
-def vgg13(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False):
+def vgg13(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False,
+          weights=None) -> VGG:
     """VGG-13, configuration B (10 conv + 3 FC layers); see ``vgg``."""
-    return vgg("B", num_classes, in_channels, batch_norm, small_input)
+    return vgg("B", num_classes, in_channels, batch_norm, small_input, weights)
 
 
-def vgg16(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False):
+def vgg16(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False,
+          weights=None) -> VGG:
     """VGG-16, configuration D (13 conv + 3 FC layers); see ``vgg``."""
-    return vgg("D", num_classes, in_channels, batch_norm, small_input)
+    return vgg("D", num_classes, in_channels, batch_norm, small_input, weights)
 
 
-def vgg19(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False):
+def vgg19(num_classes: int = 1000, in_channels: int = 3, batch_norm: bool = False, small_input: bool = False,
+          weights=None) -> VGG:
     """VGG-19, configuration E (16 conv + 3 FC layers); see ``vgg``."""
-    return vgg("E", num_classes, in_channels, batch_norm, small_input)
+    return vgg("E", num_classes, in_channels, batch_norm, small_input, weights)
 
 
-def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False):
+def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False, weights=None) -> VGG:
     """VGG-11 with batch norm after every conv (torchvision's ``vgg11_bn``); see ``vgg``."""
-    return vgg("A", num_classes, in_channels, True, small_input)
+    return vgg("A", num_classes, in_channels, True, small_input, weights)
 
 
-def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False):
+def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False, weights=None) -> VGG:
     """VGG-13 with batch norm (torchvision's ``vgg13_bn``); see ``vgg``."""
-    return vgg("B", num_classes, in_channels, True, small_input)
+    return vgg("B", num_classes, in_channels, True, small_input, weights)
 
 
-def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False):
+def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False, weights=None) -> VGG:
     """VGG-16 with batch norm (torchvision's ``vgg16_bn``); see ``vgg``."""
-    return vgg("D", num_classes, in_channels, True, small_input)
+    return vgg("D", num_classes, in_channels, True, small_input, weights)
 
 
-def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False):
+def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, small_input: bool = False, weights=None) -> VGG:
     """VGG-19 with batch norm (torchvision's ``vgg19_bn``); see ``vgg``."""
-    return vgg("E", num_classes, in_channels, True, small_input)
+    return vgg("E", num_classes, in_channels, True, small_input, weights)
 
 
 def _registry():

@@ -7,10 +7,10 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, Flatten, GlobalAvgPoo
                      LocalResponseNorm, MaxPool2d)
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module, Parameter
-from .normalization import BatchNorm1d, BatchNorm2d
+from .normalization import BatchNorm1d, BatchNorm2d, FrozenBatchNorm2d
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Concat", "Residual", "Tap", "Tapped",
            "Conv2d", "Linear", "ReLU", "Tanh", "ScaledTanh", "Sigmoid", "Softmax", "LogSoftmax", "LeakyReLU", "GELU",
            "ELU", "SiLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout",
-           "Dropout2d", "Identity", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "CrossEntropyLoss", "NLLLoss",
-           "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "init", "utils"]
+           "Dropout2d", "Identity", "BatchNorm1d", "BatchNorm2d", "FrozenBatchNorm2d", "LocalResponseNorm",
+           "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "init", "utils"]

@@ -18,7 +18,7 @@ from ..tensor import Tensor
 from .layers import _positive_int
 from .module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "FrozenBatchNorm2d"]
 
 
 class _BatchNorm(Module):
@@ -114,3 +114,37 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _dims = (4,)
+
+
+class FrozenBatchNorm2d(Module):
+    """Batch normalization with fixed statistics and affine parameters, as torchvision's
+    ``torchvision.ops.FrozenBatchNorm2d``: always ``(x - running_mean) / sqrt(running_var + eps) * weight +
+    bias`` per channel, in training mode too, with nothing to train (all four are buffers).
+
+    For fine-tuning a pretrained network on small batches, where batch statistics would be noisy and would
+    overwrite the pretrained running ones: ``tinycnn.nn.utils.freeze_batch_norm(model)`` swaps every
+    ``BatchNorm2d`` for one of these, with its values. Gradients still flow to the input (layers before it can
+    train). state_dict: weight, bias, running_mean, running_var (no num_batches_tracked, as torchvision's).
+    (N, C, H, W) -> same shape; ``dtype``: float32 by default. Raises ValueError for another input rank.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, dtype=None):
+        super().__init__()
+        self.num_features = _positive_int("FrozenBatchNorm2d", "num_features", num_features)
+        self.eps = eps
+        dtype = np.dtype(np.float32 if dtype is None else dtype)
+        self.register_buffer("weight", np.ones(num_features, dtype=dtype))
+        self.register_buffer("bias", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+
+    def forward(self, x):
+        if not isinstance(x, Tensor) or x.ndim != 4:
+            raise ValueError(f"FrozenBatchNorm2d: expected a 4D Tensor (N, C, H, W), got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        scale = self.weight.data * (self.running_var.data + self.eps) ** -0.5  # folded once per call: x * a + b
+        shift = self.bias.data - self.running_mean.data * scale
+        return x * Tensor(scale.reshape(1, -1, 1, 1)) + Tensor(shift.reshape(1, -1, 1, 1))
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}"

@@ -1,7 +1,8 @@
-"""Gradient clipping, as ``torch.nn.utils``: ``clip_grad_norm_`` and ``clip_grad_value_``.
+"""Gradient clipping, as ``torch.nn.utils`` (``clip_grad_norm_``, ``clip_grad_value_``), and ``freeze_batch_norm``
+for fine-tuning.
 
-Both change the parameters' ``.grad`` arrays in place (PyTorch's ``mul_`` / ``clamp_``) and skip parameters whose
-grad is None. Call them between ``loss.backward()`` and ``optimizer.step()``.
+The clipping functions change the parameters' ``.grad`` arrays in place (PyTorch's ``mul_`` / ``clamp_``) and skip
+parameters whose grad is None. Call them between ``loss.backward()`` and ``optimizer.step()``.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "freeze_batch_norm"]
 
 
 def _grads(op, parameters):
@@ -96,3 +97,45 @@ def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
     for g in _grads(op, parameters):
         xp = backend.get_array_module(g.data)
         xp.clip(g.data, -clip_value, clip_value, out=g.data)
+
+
+def freeze_batch_norm(module):
+    """Replace every ``BatchNorm2d`` inside ``module`` (in place, recursively) by a ``FrozenBatchNorm2d`` with its
+    weight, bias, running statistics, eps, dtype and device; returns ``module``. A tinycnn helper (torchvision
+    builds its detection backbones with ``norm_layer=FrozenBatchNorm2d``).
+
+    Fine-tuning recipe (transfer learning)::
+
+        model = resnet18(weights="resnet18-f37072fd.pth")
+        model.requires_grad_(False)                        # freeze the backbone: backward and the optimizer skip it
+        freeze_batch_norm(model)                           # its batch norms keep the pretrained statistics
+        model.fc = nn.Linear(model.fc.in_features, 5)      # a new head (trainable: new parameters require grad)
+        optimizer = optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
+
+    Why: ``requires_grad_(False)`` stops the weights from changing, but a ``BatchNorm2d`` in training mode still
+    normalizes with each batch's statistics and overwrites its running ones; frozen, it computes what it did in
+    eval mode, whatever ``model.train()`` says (PyTorch's equivalent is calling ``m.eval()`` on every batch norm
+    after each ``model.train()``). Its state_dict has no num_batches_tracked; a frozen model's state dict still
+    loads into an unfrozen network (PyTorch's load_state_dict tolerates its absence). Load weights before
+    freezing: a frozen model does not take a checkpoint's num_batches_tracked (an unexpected key).
+    """
+    from .module import Module  # noqa: PLC0415 - avoid a cycle at import time
+    from .normalization import BatchNorm2d, FrozenBatchNorm2d  # noqa: PLC0415
+
+    if not isinstance(module, Module):
+        raise TypeError(f"freeze_batch_norm: expected a Module, got {type(module).__name__}")
+    for parent in list(module.modules()):
+        for name, child in list(parent._modules.items()):
+            if not isinstance(child, BatchNorm2d):
+                continue
+            if child.running_mean is None or child.weight is None:
+                raise ValueError(f"freeze_batch_norm: {name} has no running statistics or no affine parameters "
+                                 f"(track_running_stats=False or affine=False); nothing to freeze it to")
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps, dtype=child.weight.dtype)
+            frozen.to(child.weight.device)
+            for buffer in ("weight", "bias", "running_mean", "running_var"):
+                source = getattr(child, buffer)
+                target = getattr(frozen, buffer)
+                target.data[...] = source.data if source is not None else 0
+            setattr(parent, name, frozen)
+    return module
