@@ -61,9 +61,13 @@ def empty_like_layout(shape, like, dtype=None, fill=None):
     strided rows and runs several times slower, so ops allocate their outputs in their input's order (conv keeps
     (C, H, W, N) memory behind NCHW views). ``fill`` initializes the values when given.
     """
-    xp = backend.get_array_module(like)
-    order = _axis_order(like)  # outermost axis first
-    buf = xp.empty([shape[a] for a in order], dtype=dtype or like.dtype)
+    return empty_in_order(shape, _axis_order(like), dtype or like.dtype, backend.get_array_module(like), fill)
+
+
+def empty_in_order(shape, order, dtype, xp, fill=None):
+    """A new array of ``shape`` whose axes lie in memory in ``order`` (outermost first, as ``_axis_order`` gives it
+    for an array whose layout an op keeps for later without keeping the array itself)."""
+    buf = xp.empty([shape[a] for a in order], dtype=dtype)
     if fill is not None:
         buf.fill(fill)
     inverse = [0] * len(order)

@@ -6,7 +6,7 @@ import numbers
 
 from .. import backend
 from ..tensor import Function, Tensor, _dim_index
-from ._util import check_tensor
+from ._util import check_tensor, empty_like_layout
 from .cast import promote
 from .shape import getitem, unsqueeze
 
@@ -42,12 +42,12 @@ class Pad(Function):
         self.shape = x.shape
         self.src = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape, widths))
         self.dst = tuple(slice(max(lo, 0), max(lo, 0) + s.stop - s.start) for (lo, _), s in zip(widths, self.src))
-        out = xp.full(shape, value, dtype=x.dtype)
+        out = empty_like_layout(shape, x, fill=value)  # in x's memory order (see empty_like_layout)
         out[self.dst] = x[self.src]
         return out
 
     def backward(self, g):
-        dx = backend.get_array_module(g).zeros(self.shape, dtype=g.dtype)
+        dx = empty_like_layout(self.shape, g, fill=0)
         dx[self.src] = g[self.dst]
         return (dx,)
 

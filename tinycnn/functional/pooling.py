@@ -24,7 +24,7 @@ from .. import backend
 from ..kernels import switch
 from ..kernels.pooling import FastAvgPool2d, FastMaxPool2d
 from ..tensor import Function, Tensor
-from ._util import check_float, check_tensor, pair
+from ._util import _axis_order, check_float, check_tensor, empty_in_order, pair
 from .conv import col2im, im2col
 from .geometry import pool_geometry, pool_output_size
 
@@ -185,13 +185,15 @@ def _adaptive_bins(n_in, n_out):
 
 class GlobalAvgPool2d(Function):
     def forward(self, x):
-        self.x_shape = x.shape
+        self.x_shape, self.x_order = x.shape, _axis_order(x)
         return x.mean(axis=(2, 3), keepdims=True)
 
     def backward(self, g):
         xp = backend.get_array_module(g)
         h, w = self.x_shape[2:]
-        return (xp.broadcast_to(g / g.dtype.type(h * w), self.x_shape).copy(),)
+        dx = empty_in_order(self.x_shape, self.x_order, g.dtype, xp)  # in x's memory order (empty_like_layout)
+        dx[...] = g / g.dtype.type(h * w)
+        return (dx,)
 
 
 def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:

@@ -13,7 +13,7 @@ import warnings
 
 from .. import backend
 from ..tensor import Function, Tensor, ViewFunction, _dim_index, unbroadcast
-from ._util import check_tensor
+from ._util import check_tensor, empty_like_layout
 
 __all__ = ["reshape", "view", "transpose", "permute", "flatten", "squeeze", "unsqueeze", "expand", "repeat",
            "getitem", "clone", "contiguous"]
@@ -100,7 +100,10 @@ class GetItemView(ViewFunction):
         return x[items]
 
     def backward(self, g):
-        dx = backend.get_array_module(g).zeros(self.shape, dtype=g.dtype)
+        if g.ndim == len(self.shape):  # slices only: dx in g's memory order (see empty_like_layout)
+            dx = empty_like_layout(self.shape, g, fill=0)
+        else:
+            dx = backend.get_array_module(g).zeros(self.shape, dtype=g.dtype)
         dx[self.index] = g
         return (dx,)
 
