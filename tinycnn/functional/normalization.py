@@ -1,12 +1,19 @@
 """Batch normalization (Ioffe & Szegedy 2015) and local response normalization (Krizhevsky et al. 2012, Sec. 3.3).
 
 Both follow PyTorch's definitions (``torch.nn.functional.batch_norm`` / ``local_response_norm``).
+
+Two tiers (docs in ``tinycnn/kernels/__init__.py``): ``BatchNorm`` below is the reference, the textbook formulas;
+``F.batch_norm`` runs the fast kernel (``tinycnn/kernels/normalization.py``: the same values a block of channels at a
+time, in fewer passes, on all cores) unless ``tinycnn.use_reference_ops()`` or ``TINYCNN_REFERENCE=1`` asks for this
+one. The tests prove the two equal in float64.
 """
 from __future__ import annotations
 
 import numbers
 
 from .. import backend
+from ..kernels import switch
+from ..kernels.normalization import FastBatchNorm
 from ..tensor import Function, Tensor
 from ._util import check_float, check_same_dtype, check_tensor
 
@@ -114,8 +121,9 @@ def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None = Non
     tensors = [x] + [t for t in (weight, bias) if t is not None]
     if weight is None and bias is not None:
         raise ValueError(f"{op}: bias without weight is not supported; pass both or neither")
-    return BatchNorm.apply(*tensors, running_mean=rm, running_var=rv, training=bool(training),
-                           momentum=float(momentum), eps=float(eps))
+    fn = BatchNorm if switch.REFERENCE else FastBatchNorm
+    return fn.apply(*tensors, running_mean=rm, running_var=rv, training=bool(training),
+                    momentum=float(momentum), eps=float(eps))
 
 
 def _channel_window_sum(v, before, after):
