@@ -11,8 +11,9 @@
 
 The functional wrappers (``F.conv2d``, ``F.max_pool2d``, ``F.avg_pool2d``, ``F.batch_norm``) read ``REFERENCE``
 when they are called and build the reference or the fast ``Function``; a graph keeps the Functions it was built
-with, so its backward runs the tier of its forward whatever the switch says later. The switch is process-wide, as ``no_grad`` is here
-(not per thread). Ops that have no fast kernel run their one implementation, which is the reference, in both modes.
+with, so its backward runs the tier of its forward whatever the switch says later. The switch is process-wide, as
+``no_grad`` is here (not per thread). Ops that have no fast kernel run their one implementation, which is the
+reference, in both modes.
 """
 from __future__ import annotations
 
