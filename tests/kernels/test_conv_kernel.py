@@ -66,6 +66,65 @@ def test_fast_conv_equals_the_reference(case, path, wanted, chwn):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(b).max()), err_msg=name)
 
 
+@st.composite
+def transposed_cases(draw):
+    """Stride-1 geometries whose input gradient is the convolution of the output gradient with the flipped kernel
+    (``conv._transposed_input_grad``: padding from half the kernel's reach to all of it), groups and dilation
+    included."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_g, o_g = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = tuple(draw(st.integers(-(-d * (kk - 1) // 2), d * (kk - 1))) for kk, d in zip(k, dilation))
+    size = tuple(draw(st.integers(max(1, d * (kk - 1) + 1 - 2 * p), 6)) for kk, p, d in zip(k, padding, dilation))
+    return dict(x_shape=(draw(st.integers(1, 3)), groups * c_g) + size, w_shape=(groups * o_g, c_g) + k,
+                stride=(1, 1), padding=padding, dilation=dilation, groups=groups, bias=draw(st.booleans()),
+                seed=draw(st.integers(0, 2**32 - 1)))
+
+
+@given(case=transposed_cases(), path=st.sampled_from(["transposed", "col2im", "row windows"]), chwn=st.booleans())
+def test_input_gradient_as_a_transposed_convolution_equals_the_reference(case, path, chwn):
+    # the input gradient as the forward convolution of the output gradient with the kernel flipped and its channels
+    # swapped per group (on bands, or on row windows), and by GEMM and col2im: each the reference's dx
+    assert conv_module._transposed_input_grad(case["w_shape"][2:], (1, 1), case["padding"], case["dilation"])
+    rng = np.random.default_rng(case["seed"])
+    x = rng.standard_normal(case["x_shape"])
+    if chwn:
+        x = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    arrays = [x, rng.standard_normal(case["w_shape"])]
+    geometry = dict(stride=(1, 1), padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+    y_shape = F.conv2d(*[tc.Tensor(a) for a in arrays], **geometry).shape
+    g = rng.standard_normal(y_shape)
+    with pytest.MonkeyPatch.context() as mp:
+        if path == "col2im":
+            mp.setattr(conv_module, "_transposed_input_grad", lambda *args: False)
+        elif path == "row windows":
+            mp.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 1)
+        fast = run_tier(False, arrays, (True, False), g, geometry)
+    ref = run_tier(True, arrays, (True, False), g, geometry)
+    np.testing.assert_allclose(fast[1], ref[1], rtol=1e-10, atol=1e-12 * max(1.0, np.abs(ref[1]).max()))
+
+
+@pytest.mark.parametrize("kernel, stride, padding, transposed", [
+    (3, 1, 1, True),    # ResNet's and VGG's 3x3 'same' layers
+    (5, 1, 2, True),    # AlexNet's conv2
+    (1, 1, 0, True),    # a 1x1 projection: dx = W^T g, no col2im
+    (5, 1, 0, False),   # LeNet's conv2, 'valid': the flipped kernel would multiply twice as many zeros
+    (3, 2, 1, False),   # strided: the transposed convolution would need a dilated gradient
+    (3, 1, 3, False),   # padding beyond the kernel's reach
+])
+def test_which_layers_take_the_transposed_input_gradient(kernel, stride, padding, transposed, monkeypatch):
+    calls = []
+    real = conv_module.conv_forward
+    monkeypatch.setattr(conv_module, "conv_forward", lambda *args: calls.append(args[0].shape) or real(*args))
+    x = tc.Tensor(np.ones((2, 3, 8, 8)), requires_grad=True)
+    y = F.conv2d(x, tc.Tensor(np.ones((4, 3, kernel, kernel))), stride=stride, padding=padding)
+    y.backward(np.ones(y.shape))
+    assert calls == [x.shape] + ([y.shape] if transposed else [])
+    if transposed:  # dx comes out contiguous (C, H, W, N), without the gaps of col2im's padded buffer
+        assert x.grad.data.transpose(1, 2, 3, 0).flags.c_contiguous
+
+
 @pytest.mark.parametrize("out_channels", [5, 6, 7, 13])  # padded to 8 / 16 rows in the fast kernel's GEMM
 def test_fast_conv_equals_the_reference_in_float32(out_channels):
     # float32, the training dtype: the same values within float32 rounding, and float32 out
@@ -160,14 +219,16 @@ def test_row_window_bands_fill_the_budget_and_never_exceed_it(stride, monkeypatc
 def test_row_windows_for_wide_rows_agree_with_bands(x_shape, w_shape, params, path, monkeypatch):
     # Real layer sizes in float32: the forward and the weight gradient take the row windows exactly where they
     # should (a spy counts the calls), and forcing the other path (the threshold at infinity, or at 1) gives the
-    # same output and gradients to float32 rounding.
+    # same output and gradients to float32 rounding. (Only the calls on x count: an input gradient computed as the
+    # convolution of the output gradient (``_transposed_input_grad``) takes the windows of its own geometry.)
     rng = np.random.default_rng(x_shape[0])
     x_np = rng.standard_normal(x_shape, dtype=np.float32)
     w_np = rng.standard_normal(w_shape, dtype=np.float32) * 0.2
     b_np = rng.standard_normal(w_shape[0], dtype=np.float32)
     calls = []
     real = conv_module.row_windows
-    monkeypatch.setattr(conv_module, "row_windows", lambda *args: calls.append(1) or real(*args))
+    monkeypatch.setattr(conv_module, "row_windows",
+                        lambda *args: calls.append(args[0].shape == x_shape) or real(*args))
 
     def run():
         x, w, b = (tc.Tensor(a, requires_grad=True) for a in (x_np, w_np, b_np))
@@ -176,10 +237,10 @@ def test_row_windows_for_wide_rows_agree_with_bands(x_shape, w_shape, params, pa
         return y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
 
     first = run()
-    assert len(calls) == 2 * (path == "windows")  # forward and weight gradient
+    assert sum(calls) == 2 * (path == "windows")  # forward and weight gradient
     monkeypatch.setattr(conv_module, "ROW_WINDOW_MIN_COLUMNS", 10**9 if path == "windows" else 1)
     other = run()
-    assert len(calls) == 2 * (path != "never")  # "narrow rows" now took the windows, "windows" the bands
+    assert sum(calls) == 2 * (path != "never")  # "narrow rows" now took the windows, "windows" the bands
     for a, b in zip(first, other):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-3 * np.abs(b).max())
 
