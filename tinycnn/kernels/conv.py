@@ -171,16 +171,17 @@ class FastConv2d(Function):
         fold_db = needs[1] and needs_db and not on_windows and _folds_bias(kernel_size, groups)
         if needs[1] and on_windows:
             g_rows = g4.reshape(o, g4.shape[1], -1)
-            dw = xp.zeros((o, w[0].size), dtype=g.dtype)  # (O, kH * C * kW), the windows' row order
-            chunk = max(1, COLS_BUDGET // dw.nbytes)  # output rows whose products, one dw each, fit the budget
+            dw_t = xp.zeros((w[0].size, o), dtype=g.dtype)  # dw transposed, (kH * C * kW, O): the windows' rows
+            chunk = max(1, COLS_BUDGET // dw_t.nbytes)  # output rows whose products, one dw each, fit the budget
             for r0, r1, windows in row_windows(self.x, self.padding, kernel_size, stride, dilation, w_out,
                                                COLS_BUDGET):
                 for a in range(r0, r1, chunk):  # one chunk for LeNet; one row at a time for 512 x 4608 weights
                     b = min(a + chunk, r1)
-                    # (rows, O, W_out N) @ (rows, W_out N, kH C kW): each output row's share, summed
-                    dw += xp.matmul(g_rows[:, a:b].transpose(1, 0, 2),
-                                    windows[a - r0:b - r0].transpose(0, 2, 1)).sum(axis=0)
-            dw = dw.reshape(o, kernel_size[0], c, kernel_size[1]).transpose(0, 2, 1, 3)
+                    # (rows, kH C kW, W_out N) @ (rows, W_out N, O): each output row's share, summed. Transposed
+                    # (windows @ g^T, not g @ windows^T) because OpenBLAS runs this shape faster: ResNet-20's 3x3
+                    # layers at batch 128 25-30% faster on one thread, LeNet's conv2 40%, VGG's 3-5%
+                    dw_t += xp.matmul(windows[a - r0:b - r0], g_rows[:, a:b].transpose(1, 2, 0)).sum(axis=0)
+            dw = dw_t.T.reshape(o, kernel_size[0], c, kernel_size[1]).transpose(0, 2, 1, 3)
         elif needs[1]:
             phases = padded_phases(self.x, self.padding, kernel_size, stride, dilation)
             dw = xp.zeros((o, w[0].size + fold_db), dtype=g.dtype)
