@@ -130,7 +130,7 @@ def test_save_is_atomic(tmp_path, monkeypatch):
 
 def test_map_location(tmp_path):
     tc.save({"t": tc.Tensor(np.ones(2, np.float32))}, tmp_path / "x")
-    assert tc.load(tmp_path / "x", map_location="cpu")["t"].device == "cpu"
+    assert tc.load(tmp_path / "x", map_location="cpu")["t"].device.type == "cpu"
     with pytest.raises(ValueError, match="device must be"):
         tc.load(tmp_path / "x", map_location="gpu")
 

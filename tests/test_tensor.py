@@ -91,7 +91,7 @@ def test_properties():
     t = tc.tensor(np.zeros((2, 3, 4), dtype=np.float32))
     assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
     assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4 and t.dim() == 3
-    assert t.device == "cpu" and t.to("cpu") is t
+    assert t.device == tc.device("cpu") and t.to("cpu") is t
     assert "float32" in repr(t)
 
 

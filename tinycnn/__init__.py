@@ -17,6 +17,8 @@ from . import functional  # noqa: F401  (installs the Tensor operators)
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import DTYPES as _DTYPES
 from .backend import get_num_threads, manual_seed, set_num_threads
+from .devices import device
+from . import cuda  # noqa: E402
 from .functional import (abs, all, allclose, amax, amin, any, arange, argmax, argmin, as_tensor, bitwise_and,
                          bitwise_not, bitwise_or, bitwise_xor, cat, chunk, clamp, clip, clone, concat, div, empty,
                          empty_like, eq, equal, exp, eye, flatten, floor_divide, from_numpy, full, full_like, ge, gt,
@@ -43,7 +45,7 @@ half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
 
 __all__ = [
-    "Tensor", "Function", "tensor", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
+    "Tensor", "Function", "tensor", "device", "cuda", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "gradcheck", "GradcheckError", "summary", "functional", "autograd",
     "set_num_threads", "get_num_threads", "use_reference_ops", "reference_ops_enabled", "save", "load",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "half", "float", "double",

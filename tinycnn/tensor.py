@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from . import devices as _devices
 
 __all__ = ["Tensor", "Function", "ViewFunction", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
            "is_grad_enabled", "unbroadcast"]
@@ -120,9 +121,16 @@ class Tensor:
         return self._data.ndim
 
     @property
-    def device(self) -> str:
-        """"cpu" or "cuda:N": a string (PyTorch returns a ``torch.device`` object)."""
-        return backend.device_of(self._data)
+    def device(self):
+        """Where the data lives, a ``tinycnn.device`` as PyTorch's ``torch.device``: ``device(type='cpu')`` or
+        ``device(type='cuda', index=N)``. Compare ``x.device.type == "cpu"`` (a device never equals a string, as
+        in PyTorch); ``str(x.device)`` is ``"cpu"`` or ``"cuda:N"``."""
+        return _devices.of_name(backend.device_of(self._data))
+
+    def get_device(self) -> int:
+        """The GPU index of a CUDA tensor, -1 on the CPU (``torch.Tensor.get_device``)."""
+        name = backend.device_of(self._data)
+        return -1 if name == "cpu" else int(name.split(":")[1])
 
     @property
     def is_cuda(self) -> bool:
@@ -139,7 +147,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
-        dev = "" if self.device == "cpu" else f", device='{self.device}'"
+        name = backend.device_of(self._data)
+        dev = "" if name == "cpu" else f", device='{name}'"
         body = np.array2string(self.numpy(), precision=4, separator=", ", threshold=20)
         return f"tensor({body}, dtype={self.dtype}{dev}{grad})"
 
