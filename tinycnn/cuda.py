@@ -50,3 +50,7 @@ def synchronize(device=None) -> None:
     index = 0 if device is None else backend.parse_device(device).split(":")[1]
     with cupy.cuda.Device(int(index)):
         cupy.cuda.Device().synchronize()
+
+from ._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.cuda", "torch.cuda")

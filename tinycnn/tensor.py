@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from . import _missing
 from . import devices as _devices
 
 __all__ = ["Tensor", "Function", "ViewFunction", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
@@ -255,6 +256,13 @@ class Tensor:
             ValueError: ``gradient`` omitted for a non-scalar, or of the wrong shape.
         """
         _autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+
+    def __getattr__(self, name):
+        """Only reached for a name Tensor lacks: a clear AttributeError for a PyTorch method tinycnn does not have
+        (``x.median()``), Python's usual one for private names."""
+        if name.startswith("_"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
+        raise AttributeError(_missing.message(f"'{type(self).__name__}' object", "torch.Tensor", name))
 
     # Arithmetic operators, reductions, shape, casting and in-place methods are attached by tinycnn.functional.
 

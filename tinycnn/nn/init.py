@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["calculate_fans", "uniform_", "normal_", "zeros_", "ones_", "constant_", "kaiming_uniform_",
+__all__ = ["calculate_fans", "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_",
+           "kaiming_uniform_",
            "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "lecun_uniform_", "default_init_"]
 
 
@@ -82,6 +83,27 @@ def _gain(nonlinearity: str, a: float = 0.0) -> float:
     raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
 
 
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``): 1 for linear, conv and sigmoid,
+    5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (slope ``param``, 0.01 when None, as
+    PyTorch), 3/4 for selu. Raises ValueError for another name or a non-number param."""
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+              "sigmoid")
+    if nonlinearity in linear:
+        return 1
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            param = 0.01
+        elif not isinstance(param, (int, float)) or isinstance(param, bool):
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + param ** 2))
+    if nonlinearity in ("tanh", "relu"):
+        return _gain(nonlinearity)
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
 def kaiming_uniform_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
     """He et al. 2015: U(-b, b), b = gain * sqrt(3 / fan), gain sqrt(2) for ReLU."""
     fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
@@ -120,3 +142,7 @@ def default_init_(weight, bias=None):
     if bias is not None:
         bound = 1.0 / math.sqrt(calculate_fans(weight.shape)[0])
         uniform_(bias, -bound, bound)
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.nn.init", "torch.nn.init")

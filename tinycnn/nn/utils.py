@@ -96,3 +96,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None) -> None:
     for g in _grads(op, parameters):
         xp = backend.get_array_module(g.data)
         xp.clip(g.data, -clip_value, clip_value, out=g.data)
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.nn.utils", "torch.nn.utils")

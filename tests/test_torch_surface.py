@@ -1,0 +1,97 @@
+"""Regression tests for what the conformance snippets revealed outside the ops (issue 12): clear errors for PyTorch
+names tinycnn lacks, randperm, the default dtype, ``torch.autograd.gradcheck``, NumPy's inf/NaN warnings silenced as
+PyTorch is silent, optimizer state dicts holding Tensors."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import tinycnn as tc
+import tinycnn.functional as F
+import tinycnn.nn as nn
+import tinycnn.optim as optim
+
+
+@pytest.mark.parametrize("get, text", [
+    (lambda: tc.median, "module 'tinycnn' has no attribute 'median': tinycnn does not support torch.median"),
+    (lambda: tc.zeros(1).median, "'Tensor' object has no attribute 'median': tinycnn does not support "
+                                 "torch.Tensor.median"),
+    (lambda: nn.Parameter(tc.zeros(1)).median, "'Parameter' object has no attribute 'median'"),
+    (lambda: nn.PReLU, "does not support torch.nn.PReLU"), (lambda: F.prelu, "torch.nn.functional.prelu"),
+    (lambda: optim.LBFGS, "torch.optim.LBFGS"), (lambda: optim.lr_scheduler.CyclicLR, "lr_scheduler.CyclicLR"),
+    (lambda: nn.init.orthogonal_, "torch.nn.init.orthogonal_"), (lambda: tc.autograd.functional, "autograd"),
+    (lambda: tc.cuda.memory_allocated, "torch.cuda.memory_allocated")])
+def test_missing_pytorch_names_raise_a_clear_attribute_error(get, text):
+    # regression: code written for PyTorch got Python's bare "has no attribute"; now the error says what tinycnn
+    # does not support and points to the README's differences
+    with pytest.raises(AttributeError) as info:
+        get()
+    assert text in str(info.value) and "Differences from PyTorch" in str(info.value)
+
+
+def test_missing_names_stay_attribute_errors():
+    assert not hasattr(tc, "median") and getattr(tc.zeros(1), "median", None) is None
+    with pytest.raises(AttributeError, match="no attribute '_private'$"):
+        tc.zeros(1)._private  # noqa: B018
+    code = "import tinycnn\ntry:\n    tinycnn.models\nexcept AttributeError as e:\n    print(e)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "it is a submodule: import tinycnn.models first" in out
+
+
+def test_randperm():
+    tc.manual_seed(0)
+    p = tc.randperm(10)
+    assert p.dtype == np.int64 and sorted(p.tolist()) == list(range(10))
+    tc.manual_seed(0)
+    assert tc.randperm(10).tolist() == p.tolist()  # seeded
+    assert tc.randperm(0).shape == (0,) and tc.randperm(3, dtype=tc.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="non-negative"):
+        tc.randperm(-1)
+
+
+def test_default_dtype():
+    assert tc.get_default_dtype() is tc.float32 and tc.tensor([1.0]).dtype == tc.get_default_dtype()
+    tc.set_default_dtype(tc.float32)  # the default itself is accepted
+    with pytest.raises(NotImplementedError, match="float32 only"):
+        tc.set_default_dtype(tc.float64)  # never silently ignored
+
+
+def test_autograd_gradcheck_is_torch_spelling():
+    x = tc.tensor([[0.3, -0.2]], dtype=tc.float64, requires_grad=True)
+    assert tc.autograd.gradcheck(lambda a: (a * a).sum(), (x,), eps=1e-6, atol=1e-5) is True
+    assert tc.autograd.gradcheck is tc.gradcheck
+
+
+def test_numpy_inf_nan_warnings_are_silent_as_in_torch():
+    # regression: tc.tensor([-1.]) ** 0.5 and x / 0 printed NumPy's RuntimeWarnings; torch returns nan / inf silently
+    code = ("import numpy as np, tinycnn as tc\n"
+            "print((tc.tensor([-1.0]) ** 0.5).tolist(), (tc.tensor([1.0]) / 0).tolist(),\n"
+            "      tc.tensor([0.0]).log().tolist())\n"
+            "np.array([1.0]) / 0  # the user's own NumPy code still warns\n")
+    run = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[nan] [inf] [-inf]"
+    assert "tinycnn" not in run.stderr and run.stderr.count("RuntimeWarning") == 1, run.stderr
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", r"(divide by zero|invalid value) encountered", RuntimeWarning, r"tinycnn\.")
+        assert np.isinf((tc.tensor([1.0]) / 0).item())
+
+
+def test_optimizer_state_dict_holds_tensors_sharing_memory():
+    # regression: the state dict held NumPy arrays where torch's holds tensors (sd["state"][0]["step"] printed as an
+    # array, had no .item() returning a float tensor's value...); the values share memory with the optimizer's state
+    model = nn.Linear(2, 1)
+    opt = optim.Adam(model.parameters(), lr=0.1)
+    model(tc.ones(1, 2)).sum().backward()
+    opt.step()
+    sd = opt.state_dict()
+    state = sd["state"][0]
+    assert all(isinstance(v, tc.Tensor) for v in state.values())
+    assert state["step"].item() == 1.0 and state["step"].dtype == np.float32
+    assert np.shares_memory(state["exp_avg"].numpy(), opt.state[model.weight]["exp_avg"].numpy())
+    opt2 = optim.Adam(nn.Linear(2, 1).parameters(), lr=0.1)
+    opt2.load_state_dict(sd)
+    assert not np.shares_memory(next(iter(opt2.state.values()))["exp_avg"].numpy(), state["exp_avg"].numpy())
