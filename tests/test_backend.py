@@ -245,10 +245,12 @@ def test_optimizer_state_follows_a_parameter_moved_to_another_device(make_opt, s
     np.testing.assert_array_equal(np.array(losses), np.array(ref_losses))
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, ref_state[name], err_msg=name)
-    # the optimizer's own state_dict is host NumPy; loading it puts the state on each parameter's device
+    # the optimizer's own state_dict holds host Tensors (as torch's, Tensors); loading it puts the state on each
+    # parameter's device
     model.to("cuda")
     saved = opt.state_dict()
-    assert all(type(v) is not StrictArray for s in saved["state"].values() for v in s.values())
+    assert all(isinstance(v, tc.Tensor) and type(v.data) is not StrictArray
+               for s in saved["state"].values() for v in s.values())
     opt.load_state_dict(saved)
     assert all(isinstance(v.data, StrictArray) for s in opt.state.values() for k, v in s.items() if k != "step")
 
