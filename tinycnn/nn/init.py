@@ -47,27 +47,36 @@ def _fill(param, sample):
     return param
 
 
-def uniform_(param, low: float = 0.0, high: float = 1.0):
-    """Fill with U(low, high)."""
-    return _fill(param, lambda rng, shape: rng.uniform(low, high, shape))
+def _no_generator(op, generator):
+    if generator is not None:
+        raise NotImplementedError(f"{op}: generator= is not supported by tinycnn (its draws come from the generator "
+                                  f"that tinycnn.manual_seed seeds)")
 
 
-def normal_(param, mean: float = 0.0, std: float = 1.0):
-    """Fill with N(mean, std^2)."""
-    return _fill(param, lambda rng, shape: rng.normal(mean, std, shape))
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with U(a, b) (``torch.nn.init.uniform_``)."""
+    _no_generator("uniform_", generator)
+    return _fill(tensor, lambda rng, shape: rng.uniform(a, b, shape))
 
 
-def constant_(param, value: float):
-    param.data[...] = value
-    return param
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+    """Fill with N(mean, std^2) (``torch.nn.init.normal_``)."""
+    _no_generator("normal_", generator)
+    return _fill(tensor, lambda rng, shape: rng.normal(mean, std, shape))
 
 
-def zeros_(param):
-    return constant_(param, 0.0)
+def constant_(tensor, val: float):
+    """Fill with ``val`` (``torch.nn.init.constant_``)."""
+    tensor.data[...] = val
+    return tensor
 
 
-def ones_(param):
-    return constant_(param, 1.0)
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
 
 
 def _gain(nonlinearity: str, a: float = 0.0) -> float:
@@ -104,29 +113,34 @@ def calculate_gain(nonlinearity: str, param=None) -> float:
     raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
 
 
-def kaiming_uniform_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """He et al. 2015: U(-b, b), b = gain * sqrt(3 / fan), gain sqrt(2) for ReLU."""
-    fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
+    _no_generator("kaiming_uniform_", generator)
+    fan = calculate_fans(tensor.shape)[0 if mode == "fan_in" else 1]
     bound = _gain(nonlinearity, a) * math.sqrt(3.0 / fan)
-    return uniform_(param, -bound, bound)
+    return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """He et al. 2015: N(0, gain^2 / fan); torchvision's ResNet uses mode="fan_out", nonlinearity="relu"."""
-    fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
-    return normal_(param, 0.0, _gain(nonlinearity, a) / math.sqrt(fan))
+    _no_generator("kaiming_normal_", generator)
+    fan = calculate_fans(tensor.shape)[0 if mode == "fan_in" else 1]
+    return normal_(tensor, 0.0, _gain(nonlinearity, a) / math.sqrt(fan))
 
 
-def xavier_uniform_(param, gain: float = 1.0):
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot & Bengio 2010: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = calculate_fans(param.shape)
+    _no_generator("xavier_uniform_", generator)
+    fan_in, fan_out = calculate_fans(tensor.shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(param, -bound, bound)
+    return uniform_(tensor, -bound, bound)
 
 
-def xavier_normal_(param, gain: float = 1.0):
-    fan_in, fan_out = calculate_fans(param.shape)
-    return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
+    """Glorot & Bengio 2010: N(0, gain^2 2 / (fan_in + fan_out))."""
+    _no_generator("xavier_normal_", generator)
+    fan_in, fan_out = calculate_fans(tensor.shape)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def lecun_uniform_(param, scale: float = 2.4):
