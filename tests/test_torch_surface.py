@@ -95,3 +95,23 @@ def test_optimizer_state_dict_holds_tensors_sharing_memory():
     opt2 = optim.Adam(nn.Linear(2, 1).parameters(), lr=0.1)
     opt2.load_state_dict(sd)
     assert not np.shares_memory(next(iter(opt2.state.values()))["exp_avg"].numpy(), state["exp_avg"].numpy())
+
+
+REPR_CASES = [lambda t: t.tensor([1.5, 2.25]), lambda t: t.tensor([1.0, 2.0]), lambda t: t.tensor([1e-5, 1.0]),
+              lambda t: t.tensor([1e9, 1.0]), lambda t: t.tensor(3.5), lambda t: t.tensor([[1.5, 2.0], [3.0, 4.0]]),
+              lambda t: t.tensor([1, 2]), lambda t: t.tensor([True, False]), lambda t: t.tensor([True]),
+              lambda t: t.zeros(0), lambda t: t.zeros(2, 0), lambda t: t.tensor([float("nan"), float("inf"), 1.5]),
+              lambda t: t.arange(30.0), lambda t: t.tensor([-1.5, 2.0]), lambda t: t.tensor([1.0], requires_grad=True),
+              lambda t: t.tensor([[-1, 20], [3, 4]]), lambda t: t.tensor([0.0, 1000.0, 2000.0])]
+
+
+@pytest.mark.peer
+def test_repr_as_torch():
+    # regression: tensors printed as NumPy arrays with "dtype=float32" always and summarized past 20 elements;
+    # a notebook's output now reads like the tutorials' (dtype names aside: tinycnn.float64 for torch.float64)
+    torch = pytest.importorskip("torch")
+    for make in REPR_CASES:
+        assert repr(make(tc)) == repr(make(torch))
+    assert repr(tc.tensor([1.5], dtype=tc.float64)) == "tensor([1.5000], dtype=tinycnn.float64)"
+    assert repr(tc.tensor([1.0], requires_grad=True) * 2) == "tensor([2.], grad_fn=<MulBackward>)"
+    assert "..." in repr(tc.zeros(2000)) and "..." not in repr(tc.zeros(1000))

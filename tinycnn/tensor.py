@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from . import _missing
+from . import _format, _missing
 from . import devices as _devices
 
 __all__ = ["Tensor", "Function", "ViewFunction", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
@@ -147,11 +147,8 @@ class Tensor:
         return self._ctx
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        name = backend.device_of(self._data)
-        dev = "" if name == "cpu" else f", device='{name}'"
-        body = np.array2string(self.numpy(), precision=4, separator=", ", threshold=20)
-        return f"tensor({body}, dtype={self.dtype}{dev}{grad})"
+        """PyTorch's layout (``tinycnn/_format.py``): ``tensor([1.5000, 2.0000], requires_grad=True)``."""
+        return _format.tensor_repr(self, self.numpy())
 
     def __format__(self, spec):  # f"{loss:.4f}" on a one-element tensor, as torch
         if self._data.ndim == 0 or (spec and self._data.size == 1):
