@@ -79,6 +79,7 @@ def test_model_and_optimizer_state_round_trip(tmp_path, rng):
         model(x).sum().backward()
         opt.step()
         sched = CosineAnnealingLR(opt, T_max=5)
+        opt.step()  # PyTorch's order: the optimizer steps before its scheduler (else both warn)
         sched.step()
         state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
         tc.save(state, tmp_path / "s.npz")
