@@ -115,3 +115,41 @@ def test_repr_as_torch():
     assert repr(tc.tensor([1.5], dtype=tc.float64)) == "tensor([1.5000], dtype=tinycnn.float64)"
     assert repr(tc.tensor([1.0], requires_grad=True) * 2) == "tensor([2.], grad_fn=<MulBackward>)"
     assert "..." in repr(tc.zeros(2000)) and "..." not in repr(tc.zeros(1000))
+
+
+def test_requires_grad_and_grad_assignments_checked_as_torch():
+    # regression: x.requires_grad = True on an int tensor, False on a non-leaf (cutting the graph silently), and a
+    # .grad of another shape or a number were all accepted; PyTorch refuses each
+    x = tc.tensor([1, 2])
+    with pytest.raises(TypeError, match="floating dtype"):
+        x.requires_grad = True
+    x.requires_grad = False  # allowed, as torch
+    a = tc.tensor([1.0, 2.0], requires_grad=True)
+    b = a * 2
+    with pytest.raises(RuntimeError, match="leaf variables"):
+        b.requires_grad = False
+    with pytest.raises(TypeError, match="must be a bool"):
+        a.requires_grad = 1
+    with pytest.raises(TypeError, match="Tensor or None"):
+        a.grad = 5
+    with pytest.raises(RuntimeError, match="shape"):
+        a.grad = tc.zeros(3)
+    with pytest.raises(RuntimeError, match="dtype"):
+        a.grad = tc.zeros(2, dtype=tc.float64)
+    a.grad = tc.ones(2)
+    b.sum().backward()
+    assert a.grad.tolist() == [3.0, 3.0]  # accumulated into the assigned gradient
+    c = tc.tensor([1.0])
+    c.grad = tc.tensor([2.0])  # as torch: a gradient may be set on a tensor that does not require grad
+    assert c.grad.tolist() == [2.0]
+    a.grad = None
+    assert a.grad is None and a.requires_grad and b.requires_grad
+
+
+def test_import_tinycnn_gives_nn_optim_and_nn_functional():
+    # regression: code that does `import torch` and then uses torch.nn / torch.optim / torch.nn.functional got
+    # AttributeErrors with tinycnn (nn and optim were not imported by the package; nn.functional did not exist)
+    code = ("import tinycnn\nprint(tinycnn.nn.Linear.__name__, tinycnn.optim.SGD.__name__, "
+            "tinycnn.nn.functional.relu.__name__)\nimport tinycnn.nn.functional as F\nprint(F is tinycnn.functional)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["Linear", "SGD", "relu", "True"]

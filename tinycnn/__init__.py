@@ -72,7 +72,7 @@ def set_default_dtype(d) -> None:
                                   f"cast explicitly instead (model.double(), x.double(), dtype=tinycnn.float64)")
 
 __all__ = [
-    "Tensor", "Function", "tensor", "device", "cuda", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
+    "Tensor", "Function", "tensor", "device", "cuda", "nn", "optim", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
     "is_grad_enabled", "manual_seed", "gradcheck", "GradcheckError", "summary", "functional", "autograd",
     "set_num_threads", "get_num_threads", "use_reference_ops", "reference_ops_enabled", "save", "load",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "half", "float", "double",
@@ -91,6 +91,7 @@ __all__ = [
     "take_along_dim", "topk", "trunc", "unique", "get_default_dtype", "set_default_dtype",
 ]
 
+from . import nn, optim  # noqa: E402  (import torch gives torch.nn and torch.optim too)
 from ._missing import module_getattr as _module_getattr  # noqa: E402
 
 __getattr__ = _module_getattr("tinycnn", "torch")  # a PyTorch name tinycnn lacks: a clear AttributeError

@@ -158,8 +158,9 @@ def _operands(op, x, target, reduction, same_shape):
             raise TypeError(f"{op}: target must be a Tensor or an array, got {type(target).__name__}")
         target = Tensor(backend.to_device(target, x.device))
     if target.dtype != x.dtype:
-        raise TypeError(f"{op}: target must have the input's dtype {x.dtype}, got {target.dtype} (PyTorch raises "
-                        f"too); cast one of them")
+        raise TypeError(f"{op}: target must have the input's dtype {x.dtype}, got {target.dtype}; tinycnn does not "
+                        f"promote a loss's operands (PyTorch does for some losses, not all): cast one of them, e.g. "
+                        f"target.float()")
     if target.shape != x.shape:
         if same_shape:
             raise ValueError(f"{op}: Target size ({target.shape}) must be the same as input size ({x.shape})")

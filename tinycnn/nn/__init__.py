@@ -1,4 +1,11 @@
-"""Layers and containers (``import tinycnn.nn as nn``), as ``torch.nn``."""
+"""Layers and containers (``import tinycnn.nn as nn``), as ``torch.nn``.
+
+``tinycnn.nn.functional`` is ``tinycnn.functional`` (``torch.nn.functional``'s counterpart), so both
+``import tinycnn.functional as F`` and ``import tinycnn.nn.functional as F`` work, as ``nn.functional.relu`` does.
+"""
+import sys as _sys
+
+from .. import functional
 from . import init, utils
 from .activation import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, ScaledTanh, Sigmoid, SiLU, Softmax,
                          Softplus, Tanh)
@@ -16,6 +23,8 @@ __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Con
            "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "GlobalAvgPool2d", "Flatten", "Dropout",
            "Dropout2d", "Identity", "BatchNorm1d", "BatchNorm2d", "LocalResponseNorm", "CrossEntropyLoss", "NLLLoss",
            "MSELoss", "L1Loss", "BCELoss", "BCEWithLogitsLoss", "init", "utils"]
+
+_sys.modules[__name__ + ".functional"] = functional  # import tinycnn.nn.functional as F
 
 from .._missing import module_getattr as _module_getattr  # noqa: E402
 
