@@ -61,3 +61,17 @@ def test_counts_cover_every_file():
     assert len(result["same"]) + len(result["raises"]) + len(result["unsupported"]) >= 60
     files = {name.split("::")[0] for names in result.values() for name in names}
     assert len(files) == 7
+
+
+def test_readme_states_the_counts():
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    result = counts()
+    total = sum(len(v) for v in result.values())
+    found = re.search(r"checks the rule on (\d+) snippets.*?\*\*(\d+) give the same results\*\*.*?(\d+) raises? in "
+                      r"both.*?\*\*(\d+) raise a clear error\*\*.*?(\d+) waits?", readme, re.S)
+    assert found, "README: the conformance counts sentence is missing"
+    assert [int(g) for g in found.groups()] == [total, len(result["same"]), len(result["raises"]),
+                                                len(result["unsupported"]), len(result["xfail"])]
