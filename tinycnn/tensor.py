@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
-from . import _format, _missing
+from . import _format
 from ._shapes import DimensionError, _dim_index, unbroadcast  # noqa: F401  (imported from here by the ops)
 from . import devices as _devices
 
@@ -294,12 +294,9 @@ class Tensor:
         """
         _autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
-    def __getattr__(self, name):
-        """Only reached for a name Tensor lacks: a clear AttributeError for a PyTorch method tinycnn does not have
-        (``x.median()``), Python's usual one for private names."""
-        if name.startswith("_"):
-            raise AttributeError(f"'{type(self).__name__}' object has no attribute {name!r}")
-        raise AttributeError(_missing.message(f"'{type(self).__name__}' object", "torch.Tensor", name))
+    # No __getattr__ here, although it would let x.median() say that tinycnn lacks it: a class with __getattr__
+    # loses CPython's fast attribute lookups, which costs every op about 5% (measured). Python's AttributeError
+    # names the missing method; the modules' __getattr__ (tinycnn._missing) cover torch.median, nn.PReLU ...
 
     # Arithmetic operators, reductions, shape, casting and in-place methods are attached by tinycnn.functional.
 
