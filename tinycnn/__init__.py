@@ -71,9 +71,10 @@ def set_default_dtype(d) -> None:
         raise NotImplementedError(f"set_default_dtype({d!r}): tinycnn's default floating dtype is float32 only; "
                                   f"cast explicitly instead (model.double(), x.double(), dtype=tinycnn.float64)")
 
+
 __all__ = [
-    "Tensor", "Function", "tensor", "device", "cuda", "nn", "optim", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
-    "is_grad_enabled", "manual_seed", "gradcheck", "GradcheckError", "summary", "functional", "autograd",
+    "Tensor", "Function", "tensor", "device", "cuda", "nn", "optim", "no_grad", "enable_grad", "inference_mode",
+    "set_grad_enabled", "is_grad_enabled", "manual_seed", "gradcheck", "GradcheckError", "summary", "functional", "autograd",
     "set_num_threads", "get_num_threads", "use_reference_ops", "reference_ops_enabled", "save", "load",
     "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "half", "float", "double",
     "short", "int", "long",

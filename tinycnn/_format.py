@@ -2,8 +2,8 @@
 
 ``tensor([1.5000, 2.2500])``, ``tensor([1., 2.])``, ``tensor([1.0000e-05, 1.0000e+00])``: floats with 4 decimals,
 whole numbers as ``1.``, scientific notation when the nonzero magnitudes span more than 1000x, exceed 1e8 or (not
-whole) fall below 1e-4 (torch's rule); more than 1000 elements are summarized with 3 at each edge. After the values, as torch:
-``size=`` for an empty tensor that is not 1-D, ``device=`` off the CPU, ``dtype=`` unless float32, int64 or bool
+whole) fall below 1e-4 (torch's rule); more than 1000 elements are summarized with 3 at each edge. After the
+values, as torch: ``size=`` for an empty tensor that is not 1-D, ``device=`` off the CPU, ``dtype=`` unless float32, int64 or bool
 (written ``tinycnn.float64``), then ``grad_fn=<MulBackward>`` for a tensor made by an op, or
 ``requires_grad=True`` for a leaf.
 """

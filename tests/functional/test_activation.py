@@ -99,7 +99,8 @@ def test_softmax_and_log_softmax(shape, seed, data_):
 
 
 def test_softmax_hand_values():
-    y = F.softmax(tc.tensor([[0.0, float(np.log(3.0))]]), dim=1)  # a NumPy float64 in the list would keep float64, as torch
+    # a NumPy float64 in the list would keep float64, as torch
+    y = F.softmax(tc.tensor([[0.0, float(np.log(3.0))]]), dim=1)
     np.testing.assert_allclose(y.numpy(), [[0.25, 0.75]], rtol=1e-6)
     assert y.dtype == np.float32
     y = F.softmax(t64([[1.0, 1.0], [2.0, 2.0]]), axis=0)  # columns
