@@ -60,7 +60,7 @@ def test_counts_cover_every_file():
     result = counts()
     assert len(result["same"]) + len(result["raises"]) + len(result["unsupported"]) >= 60
     files = {name.split("::")[0] for names in result.values() for name in names}
-    assert len(files) == 7
+    assert len(files) >= 7
 
 
 def test_readme_states_the_counts():
