@@ -123,13 +123,16 @@ def _check_pool(op, x, kernel_size, stride, padding):
     return kernel_size, stride, padding
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
-    """Max over (kH, kW) windows, as ``torch.nn.functional.max_pool2d``.
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    """Max over (kH, kW) windows, as ``torch.nn.functional.max_pool2d`` (its signature, so positional arguments
+    mean the same: the fifth is ``dilation``).
 
     Args:
         x: (N, C, H, W) floating point.
         kernel_size: an int or a pair. stride: defaults to kernel_size. padding: implicit -inf padding, at most
-            half the kernel. ceil_mode: ceil instead of floor in the output size.
+            half the kernel. dilation: 1 only. ceil_mode: ceil instead of floor in the output size.
+            return_indices: False only.
 
     Returns:
         (N, C, H_out, W_out) of x's dtype. On ties the gradient goes to the first maximum in row-major window
@@ -138,7 +141,12 @@ def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     Raises:
         ValueError: x not 4-D, padding above half the kernel, a kernel larger than the padded input.
         TypeError: non-int sizes or non-floating x.
+        NotImplementedError: dilation other than 1, return_indices=True (tinycnn supports neither).
     """
+    if dilation not in (1, (1, 1), [1, 1]):
+        raise NotImplementedError(f"max_pool2d: dilation={dilation!r} is not supported by tinycnn (only 1)")
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True is not supported by tinycnn")
     kernel_size, stride, padding = _check_pool("max_pool2d", x, kernel_size, stride, padding)
     fn = MaxPool2d if switch.REFERENCE else FastMaxPool2d
     return fn.apply(x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode))
