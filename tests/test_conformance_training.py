@@ -179,8 +179,7 @@ def evaluate_loop_no_grad(torch, nn, F, optim):
     return [test_loss / 40, correct / 40, pred.requires_grad]
 
 
-@snippets.xfail("torch.utils.data (TensorDataset, DataLoader) is helper E's part of the project (issue 14): "
-                "tinycnn.utils.data does not exist on this branch")
+@snippets.same
 def tensor_dataset_and_data_loader(torch, nn, F, optim):
     dataset = torch.utils.data.TensorDataset(torch.from_numpy(X_REG), torch.from_numpy(Y_REG))
     loader = torch.utils.data.DataLoader(dataset, batch_size=8, shuffle=False)
@@ -195,6 +194,18 @@ def tensor_dataset_and_data_loader(torch, nn, F, optim):
         optimizer.step()
         sizes.append(tuple(xb.shape))
     return [len(dataset), len(loader), sizes, dataset[3][1], model.weight.detach()]
+
+
+@snippets.same
+def accuracy_with_max_of_data(torch, nn, F, optim):
+    # PyTorch's CIFAR-10 tutorial: `_, predicted = torch.max(outputs.data, 1)` (tinycnn's .data is the array; max,
+    # min, argmax and argmin take it as the tensor it is in PyTorch)
+    outputs = torch.from_numpy(X_REG) @ torch.from_numpy(X_REG[:3].T.copy())
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1] * 5)[:outputs.shape[0]]
+    _, predicted = torch.max(outputs.data, 1)
+    total = labels.size(0)
+    correct = (predicted == labels).sum().item()
+    return [predicted, correct, total, 100 * correct // total, torch.argmax(outputs.data, dim=1)]
 
 
 test_same_as_torch, test_tinycnn_raises, test_torch_side = snippets.tests()

@@ -71,7 +71,9 @@ def test_readme_states_the_counts():
     result = counts()
     total = sum(len(v) for v in result.values())
     found = re.search(r"checks the rule on (\d+) snippets.*?\*\*(\d+) give the same results\*\*.*?(\d+) raises? in "
-                      r"both.*?\*\*(\d+) raise a clear error\*\*.*?(\d+) waits?", readme, re.S)
+                      r"both.*?\*\*(\d+) raise a clear error\*\*", readme, re.S)
     assert found, "README: the conformance counts sentence is missing"
     assert [int(g) for g in found.groups()] == [total, len(result["same"]), len(result["raises"]),
-                                                len(result["unsupported"]), len(result["xfail"])]
+                                                len(result["unsupported"])]
+    waiting = re.search(r"(\d+) waits? for", readme)  # snippets marked xfail (another part not there yet)
+    assert (int(waiting.group(1)) if waiting else 0) == len(result["xfail"])
