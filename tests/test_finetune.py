@@ -33,9 +33,8 @@ def make_folder(root, per_class=5, seed=0, classes=COLOURS):
     return root
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    """A 'pretrained' resnet18 (random weights, batch-norm statistics other than 0 and 1) as .npz."""
+def save_pretrained(path):
+    """A 'pretrained' resnet18 (random weights, batch-norm statistics other than 0 and 1) saved at ``path``."""
     tc.manual_seed(3)
     model = resnet18()
     rng = np.random.default_rng(1)
@@ -44,9 +43,13 @@ def weights(tmp_path_factory):
             m.running_mean.data[...] = rng.uniform(-0.2, 0.2, m.num_features)
             m.running_var.data[...] = rng.uniform(0.5, 1.5, m.num_features)
             m.num_batches_tracked.data[...] = 9
-    path = tmp_path_factory.mktemp("weights") / "resnet18.npz"
     save_file(model, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return save_pretrained(tmp_path_factory.mktemp("weights") / "resnet18.npz")
 
 
 @pytest.fixture
