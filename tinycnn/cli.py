@@ -17,7 +17,25 @@ def _shape(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"--input must be C,H,W integers, got {text!r}") from None
     if len(shape) != 3 or min(shape) < 1:
         raise argparse.ArgumentTypeError(f"--input must be three positive integers C,H,W, got {text!r}")
+    if math.prod(shape) > _MAX_INPUT:  # refused before any array is made: no MemoryError half-way
+        raise argparse.ArgumentTypeError(f"C*H*W must be at most {_MAX_INPUT:,} (one 1024x1024 RGB image: summary "
+                                         f"runs one image through the model), got {text}")
     return shape
+
+
+# summary's sizes: it runs one image through the model, whose activations and im2col buffers grow with H*W
+# (VGG-16 at 3x1024x1024 needs about 2.4 GB) and whose classifier grows with the number of classes.
+_MAX_INPUT = 3 * 1024 * 1024
+_MAX_CLASSES = 100_000  # ImageNet-21k has 21,841
+
+
+def _dot_target(text: str) -> str:
+    from .draw import target_problem  # noqa: PLC0415
+
+    problem = target_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"must be a file in an existing folder, got {text!r} ({problem[1]})")
+    return text
 
 
 def _checked(parse, must: str, ok):
@@ -39,6 +57,8 @@ _positive_int = _checked(int, "an integer >= 1", lambda v: v >= 1)
 _seed = _checked(int, "an integer >= 0", lambda v: 0 <= v < 2**63)
 _positive_float = _checked(float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
 _non_negative_float = _checked(float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
+_num_classes = _checked(int, f"an integer from 1 to {_MAX_CLASSES:,} (the classifier's weights grow with it)",
+                        lambda v: 1 <= v <= _MAX_CLASSES)
 
 
 def _device(text: str) -> str:
@@ -134,10 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     summ = sub.add_parser("summary", help="layer table: output shapes, parameters, MACs")
     summ.add_argument("model", choices=sorted(MODELS))
-    summ.add_argument("--input", type=_shape, default=None, help="C,H,W (default: the model's own input size)")
-    summ.add_argument("--num-classes", type=_positive_int, default=None)
-    summ.add_argument("--dot", default=None, metavar="PATH",
-                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed)")
+    summ.add_argument("--input", type=_shape, default=None,
+                      help=f"C,H,W (default: the model's own input size; C*H*W at most {_MAX_INPUT:,})")
+    summ.add_argument("--num-classes", type=_num_classes, default=None, help=f"1 to {_MAX_CLASSES:,}")
+    summ.add_argument("--dot", type=_dot_target, default=None, metavar="PATH",
+                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed), "
+                           "in an existing folder")
     return parser
 
 
