@@ -218,6 +218,17 @@ def test_a_device_is_refused():
     assert load_in_a_subprocess("/dev/zero") == "/dev/zero: not a regular file (a character device)"
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
+def test_tinycnn_evaluate_on_a_fifo_says_one_line(tmp_path):
+    """R1's repro: `mkfifo f; tinycnn evaluate f` hung; now one line naming the file, exit 2."""
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    proc = subprocess.run([sys.executable, "-m", "tinycnn", "evaluate", str(fifo)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == f"tinycnn evaluate: error: {fifo}: not a regular file (a FIFO)\n"
+
+
 def test_a_symlink_to_a_good_file_is_read(tmp_path):
     tc.save({"w": np.ones(2)}, tmp_path / "x")
     (tmp_path / "link").symlink_to(tmp_path / "x")

@@ -118,13 +118,15 @@ def _check_pool(op, x, kernel_size, stride, padding, ceil_mode):
     padding = pair("padding", padding, op, minimum=0)
     if padding[0] > kernel_size[0] // 2 or padding[1] > kernel_size[1] // 2:
         raise ValueError(f"{op}: padding must be at most half of kernel_size {kernel_size}, got {padding}")
-    # PyTorch's rule: at least one window. A kernel larger than the padded input still gives one with ceil_mode
-    # when the window starts inside the input or its left padding (its cells past the input are then padding).
-    out = [pool_output_size(n, k, s, p, bool(ceil_mode)) for n, k, s, p in zip(x.shape[2:], kernel_size, stride,
-                                                                              padding)]
-    if min(out) < 1:
-        raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the padded input of x with shape {x.shape}"
-                         f" and padding {padding}: the output would be {out[0]}x{out[1]}")
+    if x.shape[2] + 2 * padding[0] < kernel_size[0] or x.shape[3] + 2 * padding[1] < kernel_size[1]:
+        # PyTorch's rule: at least one window. A kernel larger than the padded input still gives one with
+        # ceil_mode when the window starts inside the input or its left padding (its cells past the input are
+        # then padding); otherwise no window fits.
+        out = [pool_output_size(n, k, s, p, bool(ceil_mode)) for n, k, s, p in
+               zip(x.shape[2:], kernel_size, stride, padding)]
+        if min(out) < 1:
+            raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the padded input of x with shape "
+                             f"{x.shape} and padding {padding}: the output would be {out[0]}x{out[1]}")
     return kernel_size, stride, padding
 
 
