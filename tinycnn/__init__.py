@@ -41,6 +41,12 @@ from .summary import summary
 
 __version__ = "0.1.0"
 
+# Every TINYCNN_* variable read now (TINYCNN_REFERENCE was, by kernels/switch.py): a bad value stops the import with
+# an error naming it, which ends a program that does not catch it in one line (see _environment.py).
+from . import _environment  # noqa: E402
+
+_environment.check()
+
 # NumPy warns when float arithmetic makes inf or NaN ("divide by zero encountered in divide"); PyTorch returns the
 # same inf / NaN silently, so tinycnn's ops do too. One filter on tinycnn's own modules (warnings raised from code
 # outside tinycnn are untouched), instead of an np.errstate around every op, which would cost each op 2 us.

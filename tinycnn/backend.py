@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from . import _environment
+
 __all__ = [
     "get_array_module", "parse_device", "device_of", "to_device", "is_cupy_array", "cupy_or_raise",
     "manual_seed", "manual_seed_gpu", "get_rng", "DeviceError", "get_num_threads", "set_num_threads", "parallel_for",
@@ -230,12 +232,13 @@ _pool_lock = threading.Lock()
 def get_num_threads() -> int:
     """Threads tinycnn uses for its CPU copies (im2col, col2im): ``set_num_threads``'s value, else the environment
     variable ``TINYCNN_NUM_THREADS``, else the number of CPUs this process may run on (``torch.get_num_threads``'s
-    counterpart; BLAS has its own setting, ``OPENBLAS_NUM_THREADS``)."""
+    counterpart; BLAS has its own setting, ``OPENBLAS_NUM_THREADS``). Raises ValueError (naming the variable and
+    its value) when TINYCNN_NUM_THREADS is set to anything but an integer >= 1."""
     if _num_threads is not None:
         return _num_threads
-    env = os.environ.get("TINYCNN_NUM_THREADS", "")
-    if env.strip().isdigit() and int(env) > 0:
-        return int(env)
+    env = _environment.num_threads()  # a bad value is an error naming it, never ignored
+    if env is not None:
+        return env
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

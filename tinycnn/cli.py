@@ -8,8 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
-from ._cli_args import (_device, _existing_dir, _existing_file, _fraction, _non_negative_float, _positive_float,
-                        _positive_int, _seed, _shape)
+from ._cli_args import (_MAX_CLASSES, _MAX_INPUT, _device, _dot_target, _existing_dir, _existing_file, _fraction,
+                        _non_negative_float, _num_classes, _positive_float, _positive_int, _seed, _shape)
 
 
 # TrainConfig fields set by options that take a value (the rest: model, out, flags).
@@ -112,10 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     summ = sub.add_parser("summary", help="layer table: output shapes, parameters, MACs")
     summ.add_argument("model", choices=sorted(MODELS))
-    summ.add_argument("--input", type=_shape, default=None, help="C,H,W (default: the model's own input size)")
-    summ.add_argument("--num-classes", type=_positive_int, default=None)
-    summ.add_argument("--dot", default=None, metavar="PATH",
-                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed)")
+    summ.add_argument("--input", type=_shape, default=None,
+                      help=f"C,H,W (default: the model's own input size; C*H*W at most {_MAX_INPUT:,})")
+    summ.add_argument("--num-classes", type=_num_classes, default=None, help=f"1 to {_MAX_CLASSES:,}")
+    summ.add_argument("--dot", type=_dot_target, default=None, metavar="PATH",
+                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed), "
+                           "in an existing folder")
     return parser
 
 

@@ -267,6 +267,7 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
         loss_sum = 0.0
         bar = _progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
         for step, (xb, yb) in enumerate(bar, 1):
+            guard.check()  # a signal whose raise was swallowed (in a finalizer) stops the run here
             x = Tensor(backend.to_device(xb, config.device))
             y = backend.to_device(yb, config.device)
             logits, loss = _outputs_and_loss(model(x), y)
@@ -283,6 +284,7 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
             if config.progress and step % 20 == 0:  # a postfix every step would cost more than it shows
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         seconds = time.perf_counter() - start
+        guard.check()
         test_loss, test_acc = evaluate(model, test_x, test_y, device=config.device, mean=mean, std=std)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                   "test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds,
