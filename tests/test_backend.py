@@ -27,12 +27,15 @@ from .backends import (OP_CASES, StrictArray, float64_case, run_case, strict_dev
 
 
 @pytest.mark.parametrize("name, expected", [("cpu", "cpu"), ("CPU", "cpu"), (None, "cpu"), ("cuda", "cuda:0"),
-                                            (" Cuda ", "cuda:0"), ("cuda:0", "cuda:0"), ("cuda:3", "cuda:3")])
+                                            (" Cuda ", "cuda:0"), ("cuda:0", "cuda:0"), ("cuda:3", "cuda:3"),
+                                            ("cpu:0", "cpu"), (0, "cuda:0"), (2, "cuda:2"),
+                                            (tc.device("cuda", 1), "cuda:1"), (tc.device("cpu"), "cpu")])
 def test_device_names_are_normalized(name, expected):
+    # as torch.device: "cpu:0" is the CPU, an int N is cuda:N; device objects give their names
     assert backend.parse_device(name) == expected
 
 
-@pytest.mark.parametrize("name", ["gpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "tpu", "", "cpu:0", 0])
+@pytest.mark.parametrize("name", ["gpu", "cuda:", "cuda:x", "cuda:-1", "cuda0", "tpu", "", "cpu:x", -1, 1.5])
 def test_bad_device_names_raise_value_error_naming_the_value(name):
     with pytest.raises(ValueError, match="'cpu', 'cuda' or 'cuda:N'") as info:
         backend.parse_device(name)
@@ -48,14 +51,14 @@ def test_numpy_arrays_live_on_the_cpu():
     assert backend.device_of(a) == "cpu"
     assert backend.to_device(a, "cpu") is a
     t = tc.Tensor(a)
-    assert t.device == "cpu" and t.to("cpu") is t and t.to(None) is t
-    assert tc.tensor([1.0], device="cpu").device == "cpu"
+    assert str(t.device) == "cpu" and t.to("cpu") is t and t.to(None) is t
+    assert tc.tensor([1.0], device="cpu").device == tc.device("cpu")
 
 
 def test_tensor_to_keeps_requires_grad_and_copies_across_devices(strict_device):
     t = tc.Tensor(np.arange(3, dtype=np.float32), requires_grad=True)
     d = t.to("cuda")
-    assert isinstance(d.data, StrictArray) and d.device == "cuda:0" and d.requires_grad
+    assert isinstance(d.data, StrictArray) and str(d.device) == "cuda:0" and d.requires_grad
     assert d.to("cuda:0") is d
     back = d.to("cpu")
     assert type(back.data) is np.ndarray and back.requires_grad
@@ -242,10 +245,12 @@ def test_optimizer_state_follows_a_parameter_moved_to_another_device(make_opt, s
     np.testing.assert_array_equal(np.array(losses), np.array(ref_losses))
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(value, ref_state[name], err_msg=name)
-    # the optimizer's own state_dict is host NumPy; loading it puts the state on each parameter's device
+    # the optimizer's own state_dict holds host Tensors (as torch's, Tensors); loading it puts the state on each
+    # parameter's device
     model.to("cuda")
     saved = opt.state_dict()
-    assert all(type(v) is not StrictArray for s in saved["state"].values() for v in s.values())
+    assert all(isinstance(v, tc.Tensor) and type(v.data) is not StrictArray
+               for s in saved["state"].values() for v in s.values())
     opt.load_state_dict(saved)
     assert all(isinstance(v.data, StrictArray) for s in opt.state.values() for k, v in s.items() if k != "step")
 
@@ -326,7 +331,7 @@ def test_lenet5_training_steps_on_each_backend_match_numpy(make_opt, xp):
     tc.manual_seed(0)
     model = lenet5()
     losses, state, opt = train_steps(model, make_opt, batches, _put(xp), device=_device_of(xp), steps=3)
-    assert all(p.device == _device_of(xp) for p in model.parameters())
+    assert all(str(p.device) == _device_of(xp) for p in model.parameters())
     np.testing.assert_allclose(np.array(losses), np.array(ref_losses), rtol=1e-4)
     for name in ref_state:
         np.testing.assert_allclose(state[name], ref_state[name], rtol=1e-3, atol=1e-5, err_msg=name)
@@ -346,7 +351,7 @@ def test_transfers_and_mixing_on_each_backend(xp):
     device = _device_of(xp)
     t = tc.Tensor(np.arange(6, dtype=np.float32).reshape(2, 3), requires_grad=True)
     d = t.to("cuda" if xp is not np else "cpu")
-    assert d.device == device and d.requires_grad and backend.get_array_module(d.data) is xp
+    assert str(d.device) == device and d.requires_grad and backend.get_array_module(d.data) is xp
     np.testing.assert_array_equal(d.to("cpu").numpy(), t.data)
     assert d.sum().item() == 15.0
     model = lenet5().to(device)

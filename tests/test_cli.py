@@ -97,9 +97,9 @@ def test_bad_option_values_exit_2_naming_option_and_value(argv, message, capsys)
 
 
 def test_unwritable_out_exits_2_before_loading_data(tmp_path, capsys, monkeypatch):
-    from tinycnn import train
+    from tinycnn import rundata
 
-    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the out check"))
+    monkeypatch.setattr(rundata, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the out check"))
     (tmp_path / "file").write_text("x")
     assert main(["train", "lenet5", "--out", str(tmp_path / "file" / "run"), "--no-progress"]) == 2
     err = capsys.readouterr().err

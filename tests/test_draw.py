@@ -169,6 +169,7 @@ def fake_dot(folder, body):
 def test_render_with_graphviz(tmp_path, monkeypatch):
     # a stand-in for dot: called as dot -Tpng FILE.dot -o FILE.png, it copies the text over
     monkeypatch.setenv("PATH", str(fake_dot(tmp_path / "bin", 'cp "$2" "$4"')) + os.pathsep + os.environ["PATH"])
+    (tmp_path / "pics").mkdir()  # render never creates folders (tests/test_summary_cli.py)
     out = render(toy(), tmp_path / "pics" / "toy", format="png")
     assert out == tmp_path / "pics" / "toy.png" and out.read_text().startswith("digraph")
     assert (tmp_path / "pics" / "toy.dot").exists()

@@ -252,6 +252,7 @@ def test_cosine_annealing_closed_form():
     opt = optim.SGD([param([1.0])], lr=base)
     sched = optim.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)
     for epoch in range(1, t_max + 1):
+        opt.step()  # the epoch's updates first, as PyTorch's order wants (else it warns)
         sched.step()
         lr = sched.get_last_lr()[0]
         expected = eta_min + (base - eta_min) * (1 + math.cos(math.pi * epoch / t_max)) / 2
@@ -264,8 +265,10 @@ def test_cosine_annealing_closed_form():
 def test_cosine_without_eta_min_reaches_zero():
     opt = optim.SGD([param([1.0])], lr=0.05)
     sched = optim.CosineAnnealingLR(opt, T_max=2)
+    opt.step()
     sched.step()
     assert sched.get_last_lr() == pytest.approx([0.025])
+    opt.step()
     sched.step()
     assert sched.get_last_lr() == pytest.approx([0.0], abs=1e-15)
 
@@ -275,6 +278,7 @@ def test_step_lr_closed_form():
     sched = optim.StepLR(opt, step_size=3, gamma=0.1)
     got = []
     for _ in range(7):
+        opt.step()
         sched.step()
         got.append(sched.get_last_lr()[0])
     expected = [0.1, 0.1, 0.01, 0.01, 0.01, 0.001, 0.001]  # epochs 1..7: gamma ** (epoch // 3)

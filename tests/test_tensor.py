@@ -91,8 +91,9 @@ def test_properties():
     t = tc.tensor(np.zeros((2, 3, 4), dtype=np.float32))
     assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and len(t) == 2
     assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.size(-1) == 4 and t.dim() == 3
-    assert t.device == "cpu" and t.to("cpu") is t
-    assert "float32" in repr(t)
+    assert t.device == tc.device("cpu") and t.to("cpu") is t
+    assert repr(t[0, 0]) == "tensor([0., 0., 0., 0.])"  # float32, the default, unnamed as in torch
+    assert repr(t.double()[0, 0, :2]) == "tensor([0., 0.], dtype=tinycnn.float64)"
 
 
 # --- dtypes never change silently ---------------------------------------------------------------------------

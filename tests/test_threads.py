@@ -69,7 +69,10 @@ def test_environment_variable_sets_the_default(threads, monkeypatch):
     backend._num_threads = None
     monkeypatch.setenv("TINYCNN_NUM_THREADS", "3")
     assert backend.get_num_threads() == 3
-    monkeypatch.setenv("TINYCNN_NUM_THREADS", "zero")  # unreadable: fall back to the CPUs this process may use
+    monkeypatch.setenv("TINYCNN_NUM_THREADS", "zero")  # unreadable: an error naming it (tests/test_environment.py)
+    with pytest.raises(ValueError, match="TINYCNN_NUM_THREADS must be an integer >= 1 .*got 'zero'"):
+        backend.get_num_threads()
+    monkeypatch.setenv("TINYCNN_NUM_THREADS", "")  # empty: the CPUs this process may use
     assert backend.get_num_threads() == len(os.sched_getaffinity(0))
 
 

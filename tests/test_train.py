@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinycnn as tc
-from tinycnn import train
+from tinycnn import rundata, train
 from tinycnn.models import lenet5
 from tinycnn.train import (CheckpointError, ConfigError, RunError, TrainConfig, evaluate, fit, load_checkpoint, predict,
                            save_checkpoint)
@@ -121,7 +121,7 @@ def test_load_checkpoint_shape_mismatch_is_an_error(tmp_path):
     ("progress", "yes", "'yes' (a str)"), ("model", "nope", "'nope'"), ("out", "", "'' (a str)"),
 ])
 def test_bad_config_names_the_field_and_value(tmp_path, monkeypatch, field, value, shown):
-    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded before validation"))
+    monkeypatch.setattr(rundata, "load_dataset", lambda *a, **k: pytest.fail("data loaded before validation"))
     config = TrainConfig(**{"out": str(tmp_path / "run"), "progress": False, field: value})
     with pytest.raises(ValueError) as info:
         fit(config, log=quiet)
@@ -139,7 +139,7 @@ def test_resume_and_overwrite_together_are_refused(tmp_path):
 
 @pytest.fixture
 def no_data(monkeypatch):
-    monkeypatch.setattr(train, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the folder checks"))
+    monkeypatch.setattr(rundata, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the folder checks"))
 
 
 def test_missing_data_dir_is_an_error_before_loading(tmp_path, no_data):

@@ -6,6 +6,15 @@ half-updated, but only the last checkpoint counts. Inside ``with guard.deferred(
 the checkpoint, metrics.json and curves.png) a signal is held until the block ends, so those files always describe
 the same epoch. The previous handlers are restored on exit. Handlers can only be set from the main thread;
 elsewhere the guard does nothing (the signals keep their usual meaning).
+
+A signal is never lost: the handler also records it as *pending*. A raise can be swallowed: when the signal lands
+while a finalizer (``__del__``, a weakref callback: tqdm has both) runs, Python prints "Exception ignored in ..."
+and carries on; code may also catch the KeyboardInterrupt and go on. The training loop calls :meth:`check` at its
+safe points (each step, before evaluating), which raises a pending signal, and the guard raises one still pending
+when it ends normally. One signal stops the run, however many times its exception is caught.
+
+A signal that starts out ignored (SIG_IGN: ``nohup cmd &``, a shell's background job) is left ignored, as Python
+itself leaves SIGINT alone at startup when it is inherited ignored.
 """
 from __future__ import annotations
 
@@ -39,21 +48,42 @@ class InterruptGuard:
         self._pending: int | None = None
 
     def __enter__(self) -> "InterruptGuard":
+        self._pending = None
         if threading.current_thread() is threading.main_thread():
             for signum in HANDLED:
+                if signal.getsignal(signum) is signal.SIG_IGN:  # inherited ignored: the user asked for that
+                    continue
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         self._previous.clear()
+        pending, self._pending = self._pending, None
+        if exc_type is None and pending is not None:  # a raise swallowed since the last check
+            raise TrainingInterrupted(pending)
+
+    @property
+    def pending(self) -> int | None:
+        """The number of a signal received and not yet raised by :meth:`check` or the guard, else None."""
+        return self._pending
 
     def _handle(self, signum, frame) -> None:
+        self._pending = signum
         if self._depth:
-            self._pending = signum
             return
         raise TrainingInterrupted(signum)
+
+    def check(self) -> None:
+        """Raise TrainingInterrupted if a signal came since the last check (its raise may have been swallowed).
+
+        Call it at the training loop's safe points; inside :meth:`deferred` it does nothing (the block's end
+        raises).
+        """
+        if self._pending is not None and not self._depth:
+            signum, self._pending = self._pending, None
+            raise TrainingInterrupted(signum)
 
     @contextlib.contextmanager
     def deferred(self):
@@ -63,6 +93,4 @@ class InterruptGuard:
             yield
         finally:
             self._depth -= 1
-        if self._depth == 0 and self._pending is not None:
-            signum, self._pending = self._pending, None
-            raise TrainingInterrupted(signum)
+        self.check()

@@ -344,3 +344,7 @@ def _topological_order(roots) -> list:
 Tensor.register_hook = register_hook
 Tensor.retain_grad = retain_grad
 Tensor.retains_grad = property(_retains_grad)
+
+from ._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.autograd", "torch.autograd")

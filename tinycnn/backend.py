@@ -13,9 +13,11 @@ import threading
 
 import numpy as np
 
+from . import _environment
+
 __all__ = [
     "get_array_module", "parse_device", "device_of", "to_device", "is_cupy_array", "cupy_or_raise",
-    "manual_seed", "get_rng", "DeviceError", "get_num_threads", "set_num_threads", "parallel_for",
+    "manual_seed", "manual_seed_gpu", "get_rng", "DeviceError", "get_num_threads", "set_num_threads", "parallel_for",
     "DTYPES", "parse_dtype", "promote_types", "can_cast",
 ]
 
@@ -69,24 +71,30 @@ def get_array_module(*arrays):
 
 
 def parse_device(device) -> str:
-    """Normalize a device name: ``"cpu"``, ``"cuda"`` (= ``"cuda:0"``) or ``"cuda:N"``.
+    """Normalize a device to its name: ``"cpu"`` or ``"cuda:N"`` (``"cuda"`` is ``"cuda:0"``).
 
-    Raises ValueError for any other name (PyTorch's names; "gpu" is not accepted).
+    Accepts a ``tinycnn.device`` (or a ``torch.device``), a name (case and surrounding spaces ignored, for the
+    command line; ``"cpu:0"`` is the CPU, as PyTorch allows an index there), an int N (``"cuda:N"``, as
+    ``torch.device(N)``) and None (the CPU). Raises ValueError for any other name (PyTorch's names; "gpu" is not
+    accepted).
     """
     if device is None:
         return "cpu"
+    if isinstance(device, (int, np.integer)) and not isinstance(device, bool) and device >= 0:
+        return f"cuda:{int(device)}"
     name = str(device).strip().lower()
-    if name == "cpu":
+    if name == "cpu" or (name.startswith("cpu:") and name[4:].isdigit()):
         return "cpu"
     if name == "cuda":
         return "cuda:0"
     if name.startswith("cuda:") and name[5:].isdigit():
-        return name
+        return f"cuda:{int(name[5:])}"
     raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
 
 
 def device_of(array) -> str:
-    """The device name of an array: ``"cpu"`` for NumPy, ``"cuda:N"`` for CuPy."""
+    """The device name of an array: ``"cpu"`` for NumPy, ``"cuda:N"`` for CuPy (``Tensor.device`` is the
+    ``tinycnn.device`` of this name)."""
     if is_cupy_array(array):
         return f"cuda:{array.device.id}"
     return "cpu"
@@ -168,6 +176,13 @@ def can_cast(src, dst) -> bool:
 # One generator per array module: dropout masks and weight init draw from it, so manual_seed makes runs repeat.
 _rngs: dict = {}
 _seed = None  # the last manual_seed; a generator created later (CuPy imported after the seed) starts from it
+_gpu_seed = None  # the last tinycnn.cuda.manual_seed since then, for CuPy's generator alone
+
+
+def _check_seed(seed):
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    return int(seed)
 
 
 def manual_seed(seed: int) -> None:
@@ -177,11 +192,18 @@ def manual_seed(seed: int) -> None:
     is imported only after this call (``fit`` seeds, then moves the model to the GPU). Raises TypeError when
     ``seed`` is not an int.
     """
-    global _seed
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    _seed = int(seed)
+    global _seed, _gpu_seed
+    _seed = _check_seed(seed)
+    _gpu_seed = None
     _rngs.clear()
+
+
+def manual_seed_gpu(seed: int) -> None:
+    """Seed the GPU's generator alone (``torch.cuda.manual_seed``): created from ``seed`` on its next use."""
+    global _gpu_seed
+    _gpu_seed = _check_seed(seed)
+    for xp in [xp for xp in _rngs if xp is not np]:
+        del _rngs[xp]
 
 
 def get_rng(xp=np):
@@ -189,7 +211,8 @@ def get_rng(xp=np):
     last ``manual_seed`` (unseeded if there was none)."""
     rng = _rngs.get(xp)
     if rng is None:
-        rng = _rngs[xp] = xp.random.default_rng(_seed)
+        seed = _gpu_seed if xp is not np and _gpu_seed is not None else _seed
+        rng = _rngs[xp] = xp.random.default_rng(seed)
     return rng
 
 
@@ -209,12 +232,13 @@ _pool_lock = threading.Lock()
 def get_num_threads() -> int:
     """Threads tinycnn uses for its CPU copies (im2col, col2im): ``set_num_threads``'s value, else the environment
     variable ``TINYCNN_NUM_THREADS``, else the number of CPUs this process may run on (``torch.get_num_threads``'s
-    counterpart; BLAS has its own setting, ``OPENBLAS_NUM_THREADS``)."""
+    counterpart; BLAS has its own setting, ``OPENBLAS_NUM_THREADS``). Raises ValueError (naming the variable and
+    its value) when TINYCNN_NUM_THREADS is set to anything but an integer >= 1."""
     if _num_threads is not None:
         return _num_threads
-    env = os.environ.get("TINYCNN_NUM_THREADS", "")
-    if env.strip().isdigit() and int(env) > 0:
-        return int(env)
+    env = _environment.num_threads()  # a bad value is an error naming it, never ignored
+    if env is not None:
+        return env
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

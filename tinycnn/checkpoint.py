@@ -5,6 +5,8 @@ on load, no pickle, written atomically) holding one dict::
 
     {"kind": "tinycnn.train checkpoint",
      "meta": {"model", "model_args", "dataset", "mean", "std", "input_size", "epoch", "config", ...},
+     #        a folder run adds "classes", "resize_size", "split"; a fine-tuned one "transfer" (how to rebuild
+     #        it: tinycnn.models.transfer.rebuild)
      "model": {name: array},                     # model.state_dict()
      "training": {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() or None,
                   "loader": loader.state_dict(), "history": [per-epoch records]}  # or None: weights only
@@ -27,7 +29,8 @@ from .models import MODELS, get_model
 from .serialization import CheckpointError, SKELETON, load, open_archive, read_file_bytes, read_npz_entry, save
 from .tensor import Tensor
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "CheckpointError", "KIND", "META_FIELDS"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "checked_checkpoint", "is_checkpoint", "build_model",
+           "CheckpointError", "KIND", "META_FIELDS"]
 
 KIND = "tinycnn.train checkpoint"
 META_FIELDS = ("model", "model_args", "dataset", "mean", "std")  # what evaluate needs
@@ -82,7 +85,17 @@ def read_checkpoint(path) -> dict:
     checkpoint = _read_legacy(path, data)
     if checkpoint is None:
         checkpoint = load(path, map_location="cpu")
-    if not isinstance(checkpoint, dict) or checkpoint.get("kind") != KIND:
+    return checked_checkpoint(checkpoint, path)
+
+
+def is_checkpoint(obj) -> bool:
+    """Whether ``obj`` (what ``tinycnn.load`` gave) is a training checkpoint rather than another tinycnn file."""
+    return isinstance(obj, dict) and obj.get("kind") == KIND
+
+
+def checked_checkpoint(checkpoint, path) -> dict:
+    """``checkpoint`` (a loaded object) checked as :func:`read_checkpoint` checks it; CheckpointError otherwise."""
+    if not is_checkpoint(checkpoint):
         what = f"a {type(checkpoint).__name__}" if not isinstance(checkpoint, dict) else \
             f"a dict with keys {sorted(map(str, checkpoint))[:6]}"
         raise CheckpointError(f"{path}: a tinycnn file but not a training checkpoint (it holds {what}; a saved "
@@ -106,10 +119,17 @@ def build_model(checkpoint: dict, path, device: str = "cpu"):
         raise CheckpointError(f"{path}: holds a model named {name!r}, which this tinycnn does not know")
     if not isinstance(args, dict):
         raise CheckpointError(f"{path}: its model_args must be a dict, got {args!r}")
+    transfer = meta.get("transfer")
     try:
-        model = get_model(name, **args)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its model_args {args} do not build {name} ({e})") from None
+        if transfer is not None:  # a fine-tuned network: the pretrained one, its head replaced, frozen as recorded
+            from .models.transfer import rebuild  # noqa: PLC0415
+
+            model = rebuild(name, transfer)
+        else:
+            model = get_model(name, **args)
+    except (TypeError, ValueError, KeyError) as e:
+        what = f"transfer record {transfer}" if transfer is not None else f"model_args {args}"
+        raise CheckpointError(f"{path}: its {what} do not build {name} ({e})") from None
     state = {k: _as_array(v) for k, v in checkpoint["model"].items()}
     try:
         model.load_state_dict(state)

@@ -1,66 +1,21 @@
-"""The command line: ``tinycnn train``, ``tinycnn evaluate`` and ``tinycnn summary`` (argument parsing only)."""
+"""The command line: ``tinycnn train``, ``evaluate``, ``summary`` and ``predict`` (:mod:`tinycnn.cli_predict`):
+argument parsing only."""
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import signal
 import sys
 from pathlib import Path
 
-
-def _shape(text: str) -> tuple:
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--input must be C,H,W integers, got {text!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"--input must be three positive integers C,H,W, got {text!r}")
-    return shape
-
-
-def _checked(parse, must: str, ok):
-    """An argparse type: ``parse(text)``, then ``ok(value)``; else an error naming what the option must be and the
-    value given (argparse adds the option's name: "argument --batch-size: must be an integer >= 1, got '0'")."""
-    def convert(text):
-        try:
-            value = parse(text)
-        except (TypeError, ValueError):
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"must be {must}, got {text!r}")
-        return value
-    convert.__name__ = must  # argparse names the type in some messages
-    return convert
-
-
-_positive_int = _checked(int, "an integer >= 1", lambda v: v >= 1)
-_seed = _checked(int, "an integer >= 0", lambda v: 0 <= v < 2**63)
-_positive_float = _checked(float, "a finite number > 0", lambda v: math.isfinite(v) and v > 0)
-_non_negative_float = _checked(float, "a finite number >= 0", lambda v: math.isfinite(v) and v >= 0)
-
-
-def _device(text: str) -> str:
-    from .backend import parse_device  # noqa: PLC0415
-
-    try:
-        parse_device(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}") from None
-    return text
-
-
-def _existing_dir(text: str) -> str:
-    if not os.path.isdir(text):
-        what = "is not a folder" if os.path.exists(text) else "does not exist"
-        raise argparse.ArgumentTypeError(f"must be an existing folder, got {text!r} (it {what})")
-    return text
+from ._cli_args import (_MAX_CLASSES, _MAX_INPUT, _device, _dot_target, _existing_dir, _existing_file, _fraction,
+                        _non_negative_float, _num_classes, _positive_float, _positive_int, _seed, _shape)
 
 
 # TrainConfig fields set by options that take a value (the rest: model, out, flags).
 _TRAIN_OPTIONS = ("dataset", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "schedule",
-                  "augment", "seed", "data_dir", "device", "train_limit", "test_limit")
+                  "augment", "seed", "data_dir", "device", "train_limit", "test_limit", "weights",
+                  "freeze_backbone", "freeze_batch_norm", "val_fraction", "image_size")
 
 _TRAIN_EPILOG = """recipes: every option not given takes the recipe's value for the model and data set
 (tinycnn/recipes.py). MNIST, Fashion-MNIST: 10 epochs, batch 128, lr 0.05 (the model's), cosine schedule, weight
@@ -69,6 +24,14 @@ decay 5e-4, no augmentation. CIFAR with resnet20 ... resnet110 / plain20 ... pla
 (multistep), weight decay 1e-4, 4-pixel padding with random 32x32 crops and flips, per-pixel mean subtracted;
 --epochs N scales it to N epochs. Other models on CIFAR: as on MNIST, with crops and flips. All SGD with
 momentum 0.9.
+
+your own photos: --dataset folder --data-dir DIR (one sub-folder per class, or train/ and val/ holding them; without
+val/, --val-fraction of each class, 0.2 by default, is held out for validation), at ImageNet's preprocessing
+(--image-size, 224; RandomResizedCrop and flips for training). Fine-tuning: --weights FILE (torchvision's .pth,
+.safetensors, .npz) replaces the network's head by one for the folder's classes; --freeze-backbone trains that
+head only, --freeze-batch-norm keeps the batch norms' pretrained statistics. Recipe (PyTorch's transfer-learning
+tutorial): 25 epochs, batch 4, lr 0.001, no weight decay, lr x0.1 every third of the run (from scratch: batch 32,
+the model's lr, 5e-4, cosine).
 
 outputs: OUT (default runs/MODEL) receives checkpoint.npz, metrics.json and curves.png, rewritten after every
 epoch. A folder that already holds a run is never replaced silently: train refuses, unless --resume (continue
@@ -119,25 +82,42 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", type=_device, help=f"cpu, cuda or cuda:N (default {d.device})")
     train.add_argument("--train-limit", type=_positive_int, help="use only the first N training images")
     train.add_argument("--test-limit", type=_positive_int, help="use only the first N test images")
+    train.add_argument("--weights", type=_existing_file, metavar="FILE",
+                       help="fine-tune from this weight file (--dataset folder): its head is replaced")
+    train.add_argument("--freeze-backbone", action="store_true", default=None,
+                       help="train only the new head (the rest: requires_grad_(False))")
+    train.add_argument("--freeze-batch-norm", action="store_true", default=None,
+                       help="batch norms keep the file's statistics (FrozenBatchNorm2d), also in training")
+    train.add_argument("--val-fraction", type=_fraction,
+                       help="--dataset folder without val/: the share of each class held out (default 0.2)")
+    train.add_argument("--image-size", type=_positive_int,
+                       help="--dataset folder: the crop fed to the network (default 224, the weights' own)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     what = train.add_mutually_exclusive_group()
     what.add_argument("--resume", action="store_true",
                       help="continue the run in OUT from its last checkpoint (a new run if OUT has none)")
     what.add_argument("--overwrite", action="store_true", help="replace the run in OUT")
 
-    ev = sub.add_parser("evaluate", help="test accuracy of a saved checkpoint")
+    ev = sub.add_parser("evaluate", help="test accuracy of a saved checkpoint (validation split for a folder run)")
     ev.add_argument("checkpoint")
-    ev.add_argument("--data-dir", type=_existing_dir, default=None)
+    ev.add_argument("--data-dir", type=_existing_dir, default=None,
+                    help="the data set's folder (default: the official sources; a folder run: its own folder)")
     ev.add_argument("--device", type=_device, default="cpu")
     ev.add_argument("--batch-size", type=_positive_int, default=512)
     ev.add_argument("--no-verify", action="store_true", help="as for train: files that are not the official ones")
 
+    from .cli_predict import add_parser as add_predict  # noqa: PLC0415
+
+    add_predict(sub, MODELS)
+
     summ = sub.add_parser("summary", help="layer table: output shapes, parameters, MACs")
     summ.add_argument("model", choices=sorted(MODELS))
-    summ.add_argument("--input", type=_shape, default=None, help="C,H,W (default: the model's own input size)")
-    summ.add_argument("--num-classes", type=_positive_int, default=None)
-    summ.add_argument("--dot", default=None, metavar="PATH",
-                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed)")
+    summ.add_argument("--input", type=_shape, default=None,
+                      help=f"C,H,W (default: the model's own input size; C*H*W at most {_MAX_INPUT:,})")
+    summ.add_argument("--num-classes", type=_num_classes, default=None, help=f"1 to {_MAX_CLASSES:,}")
+    summ.add_argument("--dot", type=_dot_target, default=None, metavar="PATH",
+                      help="also write the layer graph as Graphviz DOT to PATH (and an SVG if `dot` is installed), "
+                           "in an existing folder")
     return parser
 
 
@@ -155,14 +135,21 @@ def _train_config(args):
         except (OSError, ValueError):
             saved = {}
         values = {k: v for k, v in saved.items() if k in _TRAIN_OPTIONS and k not in RESUMABLE_FIELDS}
+        if saved.get("dataset") == "folder":  # a folder run's photos: where they were, unless --data-dir moves them
+            values["data_dir"] = saved.get("data_dir")
     values.update({k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None})
     return TrainConfig(model=args.model, out=out, progress=not args.no_progress, resume=args.resume,
                        overwrite=args.overwrite, verify=not args.no_verify, **values)
 
 
 def _option(field: str) -> str:
-    return {"progress": "--no-progress", "model": "MODEL", "verify": "--no-verify"}.get(
+    return {"progress": "--no-progress", "model": "MODEL", "verify": "--no-verify", "weights": "--weights FILE"}.get(
         field, "--" + field.replace("_", "-"))
+
+
+def _one_line(message) -> str:
+    """A message on one line: the lines of a multi-line one (a weight mismatch lists keys per line) joined."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
 def main(argv=None) -> int:
@@ -175,16 +162,20 @@ def main(argv=None) -> int:
 
             fit(_train_config(args))
         elif args.command == "evaluate":
-            from .data import load_dataset  # noqa: PLC0415
-            from .train import evaluate, load_checkpoint, pad_images  # noqa: PLC0415
+            from .rundata import evaluation_data  # noqa: PLC0415
+            from .train import evaluate, load_checkpoint  # noqa: PLC0415
 
             model, meta = load_checkpoint(args.checkpoint, device=args.device)
-            images, labels = load_dataset(meta["dataset"], "test", root=args.data_dir, verify=not args.no_verify)
-            images = pad_images(images, meta.get("input_size", images.shape[-1]))
+            images, labels = evaluation_data(meta, args.data_dir, verify=not args.no_verify)
             loss, acc = evaluate(model, images, labels, args.batch_size, args.device, meta["mean"], meta["std"])
-            print(json.dumps({"checkpoint": args.checkpoint, "model": meta["model"], "test_images": len(labels),
-                              "test_loss": round(loss, 6), "test_accuracy": acc}))
-            print(f"test accuracy {100 * acc:.2f}% on {len(labels)} images")
+            split = "validation" if meta["dataset"] == "folder" else "test"
+            print(json.dumps({"checkpoint": args.checkpoint, "model": meta["model"], f"{split}_images": len(labels),
+                              f"{split}_loss": round(loss, 6), f"{split}_accuracy": acc}))
+            print(f"{split} accuracy {100 * acc:.2f}% on {len(labels)} images")
+        elif args.command == "predict":
+            from .cli_predict import run  # noqa: PLC0415
+
+            return run(args)
         elif args.command == "summary":
             from .models import INPUT_SHAPES, get_model  # noqa: PLC0415
             from .summary import summary  # noqa: PLC0415
@@ -208,7 +199,7 @@ def main(argv=None) -> int:
         return 2
     except (ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"tinycnn {args.command}: error: {message}", file=sys.stderr)
+        print(f"tinycnn {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a disk that fills up, a folder that vanishes mid-run
         print(f"tinycnn {args.command}: error: {exc}", file=sys.stderr)

@@ -22,13 +22,16 @@ on PATH, an SVG or PNG beside it.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from . import nn
+from ._fileio import atomic_write_bytes
 from .summary import layer_table
 
 __all__ = ["to_dot", "render", "describe"]
@@ -219,29 +222,68 @@ def to_dot(model, input_shape=None) -> str:
     return "\n".join(head + lines + builder.edges + ["}"]) + "\n"
 
 
+def target_problem(path, format: str = "svg"):  # noqa: A002
+    """What is wrong with ``path`` as the target of :func:`render`, as (the OSError subclass to raise, the reason),
+    or None when it can be written: ``path`` or the .dot / picture file beside it is a folder, or their folder does
+    not exist (render never creates folders: a typo in a path must not leave new folders behind)."""
+    path = Path(path)
+    if path.is_dir():
+        return IsADirectoryError, f"{path} is a folder"
+    folder = path.parent
+    if not folder.is_dir():
+        if folder.exists():
+            return NotADirectoryError, f"{folder} is not a folder"
+        return FileNotFoundError, f"the folder {folder} does not exist"
+    for target in (path.with_suffix(".dot"), path.with_suffix("." + format)):
+        if target.is_dir():
+            return IsADirectoryError, f"{target} is a folder"
+    return None
+
+
 def render(model, path, input_shape=None, format: str = "svg") -> Path:  # noqa: A002 - Graphviz's word
     """Write ``to_dot(model, input_shape)`` to ``path`` with the suffix .dot, and render it with Graphviz.
 
     When the ``dot`` program is on PATH, the picture goes beside it (``path`` with the suffix ``.format``) and its
     path is returned. Otherwise a message on stderr says so (with the command to run later) and the .dot path is
-    returned.
+    returned. Both files are written atomically (a temporary file renamed over the target): a failed or interrupted
+    render leaves the previous files as they were. Folders are never created.
 
-    Raises ValueError for a format that is not a plain word (svg, png, pdf ...); RuntimeError when ``dot`` fails.
+    Raises ValueError for a format that is not a plain word (svg, png, pdf ...); FileNotFoundError /
+    NotADirectoryError when the folder of ``path`` does not exist / is a file, IsADirectoryError when ``path`` or
+    a file to write is a folder (see :func:`target_problem`); RuntimeError when ``dot`` fails.
     """
     if not re.fullmatch(r"[a-z0-9]+", format):
         raise ValueError(f"render: format must be a Graphviz output format such as 'svg' or 'png', got {format!r}")
+    problem = target_problem(path, format)
+    if problem is not None:
+        error, reason = problem
+        raise error(f"render: {reason}")
     path = Path(path)
     dot_path = path.with_suffix(".dot")
-    dot_path.parent.mkdir(parents=True, exist_ok=True)
-    dot_path.write_text(to_dot(model, input_shape), encoding="utf-8")
+    atomic_write_bytes(dot_path, to_dot(model, input_shape).encode("utf-8"))
     picture = path.with_suffix("." + format)
     program = shutil.which("dot")
     if program is None:
         print(f"render: Graphviz's 'dot' is not on PATH; wrote {dot_path} only "
               f"(later: dot -T{format} {dot_path} -o {picture})", file=sys.stderr)
         return dot_path
-    result = subprocess.run([program, f"-T{format}", str(dot_path), "-o", str(picture)],
-                            capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"render: dot failed with exit status {result.returncode}: {result.stderr.strip()}")
+    # dot writes a temporary file of atomic_write_bytes's pattern (so stale ones are recognised), renamed when done
+    fd, tmp = tempfile.mkstemp(dir=picture.parent, prefix=f".{picture.name}.{os.getpid()}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        result = subprocess.run([program, f"-T{format}", str(dot_path), "-o", tmp],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"render: dot failed with exit status {result.returncode}: {result.stderr.strip()}")
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, picture)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     return picture
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

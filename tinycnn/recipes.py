@@ -9,6 +9,9 @@ CIFAR ResNets and plain nets   164     128    0.1                   1e-4   multi
 CIFAR-10 / CIFAR-100
 any other model on CIFAR       10      128    the model's (0.05)    5e-4   cosine      crop-flip
 MNIST, Fashion-MNIST           10      128    the model's (0.05)    5e-4   cosine      none
+a folder, fine-tuning          25      4      0.001                 0      step        resized-crop-flip
+(--weights FILE)
+a folder, from scratch         25      32     the model's (0.05)    5e-4   cosine      resized-crop-flip
 =============================  ======  =====  ====================  =====  ==========  ========================
 
 All with SGD, momentum 0.9. The first row is the ResNet paper's CIFAR recipe (He et al. 2016, Sec. 4.2): "a
@@ -20,6 +23,12 @@ divides the rate by 10 at 50% and 75% of the run's iterations (32k/64k and 48k/6
 ``--epochs E`` scales the recipe to E epochs (the default's milestones fall at iterations 32,062 and 48,093 of
 64,124, within 0.2% of the paper's). Not reproduced: the paper's warm-up at lr 0.01 for ResNet-110's first 400
 iterations.
+
+Fine-tuning on a folder of photos follows PyTorch's transfer-learning tutorial ("Transfer Learning for Computer
+Vision": SGD lr 0.001 momentum 0.9, batch 4, 25 epochs, the rate x0.1 every 7 epochs; here "step" divides it by 10
+every third of the run, every 8 epochs of 25) with torchvision's ImageNet preprocessing
+(:mod:`tinycnn.rundata`): RandomResizedCrop and a flip for training, resize and centre crop for validation, ImageNet's
+mean and std.
 
 Inputs: MNIST and Fashion-MNIST are standardized by their training set's mean and standard deviation; CIFAR has
 the per-pixel mean image of the training images used (after ``--train-limit``) subtracted, values scaled to [0, 1]
@@ -55,8 +64,15 @@ PAPER_EPOCHS = math.ceil(PAPER_ITERATIONS / math.ceil(50_000 / 128))  # 164
 CROP_PADDING = 4
 
 
-def recipe(model: str, dataset: str) -> dict:
-    """The default of every recipe field (``RECIPE_FIELDS``) for ``model`` trained on ``dataset`` (table above)."""
+def recipe(model: str, dataset: str, pretrained: bool = False) -> dict:
+    """The default of every recipe field (``RECIPE_FIELDS``) for ``model`` trained on ``dataset`` (table above),
+    ``pretrained``: starting from a weight file (fine-tuning)."""
+    if dataset == "folder":
+        if pretrained:
+            return {"epochs": 25, "batch_size": 4, "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0,
+                    "schedule": "step", "augment": "resized-crop-flip"}
+        return {"epochs": 25, "batch_size": 32, "lr": MODELS[model].lr, "momentum": 0.9, "weight_decay": 5e-4,
+                "schedule": "cosine", "augment": "resized-crop-flip"}
     if dataset in CIFAR and model in PAPER_CIFAR_MODELS:
         return {"epochs": PAPER_EPOCHS, "batch_size": 128, "lr": 0.1, "momentum": 0.9, "weight_decay": 1e-4,
                 "schedule": "multistep", "augment": "crop-flip"}
@@ -66,7 +82,7 @@ def recipe(model: str, dataset: str) -> dict:
 
 def resolve(config: TrainConfig) -> TrainConfig:
     """``config`` with every recipe field that is None set to the recipe's value (the config a run records)."""
-    defaults = recipe(config.model, config.dataset)
+    defaults = recipe(config.model, config.dataset, pretrained=config.weights is not None)
     return dataclasses.replace(config, **{f: defaults[f] for f in RECIPE_FIELDS if getattr(config, f) is None})
 
 

@@ -21,10 +21,10 @@ __all__ = ["TrainConfig", "ConfigError", "RunError", "validate_config", "check_o
 
 # What a run writes into its folder; a folder holding any of them holds a run.
 RUN_FILES = ("checkpoint.npz", "metrics.json", "curves.png")
-DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "folder")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("cosine", "step", "multistep", "none")
-AUGMENTS = ("none", "crop-flip")
+AUGMENTS = ("none", "crop-flip", "resized-crop-flip")
 # Fields a resumed run may change: they decide where and how a run goes, not what it computes. (The device may
 # change the last bits of float32 sums: a run resumed on another device is equal to no uninterrupted run.)
 RESUMABLE_FIELDS = ("data_dir", "out", "device", "progress", "resume", "overwrite", "verify")
@@ -69,6 +69,13 @@ class TrainConfig:
     resume: bool = False            # continue the run in `out` from its last checkpoint
     overwrite: bool = False         # replace the run in `out`
     verify: bool = True             # False: the files in data_dir need not be the official ones (a warning)
+    # Your own photos (dataset="folder": data_dir holds one sub-folder per class, or train/ and val/) and
+    # fine-tuning a pretrained network on them (tinycnn.rundata; README "Pretrained weights"):
+    weights: str | None = None      # a weight file (.pth, .safetensors, .npz) to start from; its head is replaced
+    freeze_backbone: bool = False   # train the new head only (requires_grad_(False) for the rest)
+    freeze_batch_norm: bool = False  # batch norms keep the pretrained statistics (FrozenBatchNorm2d)
+    val_fraction: float | None = None  # share of each class held out for validation (None: 0.2, or val/)
+    image_size: int | None = None   # the crop fed to the network (None: 224, the weight file's own)
 
 
 class RunError(ValueError):
@@ -185,11 +192,48 @@ def validate_config(config) -> None:
         raise ConfigError("device", "must be 'cpu', 'cuda' or 'cuda:N'", config.device) from None
     _int("train_limit", config.train_limit, 1, optional=True)
     _int("test_limit", config.test_limit, 1, optional=True)
-    for field in ("progress", "resume", "overwrite", "verify"):
+    for field in ("progress", "resume", "overwrite", "verify", "freeze_backbone", "freeze_batch_norm"):
         _bool(field, getattr(config, field))
+    _folder_fields(config)
+    check_pretrained_options(config)
     if config.resume and config.overwrite:
         raise ConfigError("overwrite", "cannot be combined with resume (continue the run, or replace it: not both)",
                           True)
+
+
+def _folder_fields(config) -> None:
+    """The fields of folder runs and fine-tuning, and how they combine with the rest."""
+    _path("weights", config.weights, optional=True)
+    if config.val_fraction is not None:
+        _real("val_fraction", config.val_fraction, positive=True)
+        if config.val_fraction >= 1:
+            raise ConfigError("val_fraction", "must be a number between 0 and 1 (exclusive)", config.val_fraction)
+    _int("image_size", config.image_size, 8, optional=True)
+    if config.dataset == "folder":
+        if config.data_dir is None:
+            raise ConfigError("data_dir", "must name the folder of images for dataset 'folder' (one sub-folder "
+                                          "per class, or train/ and val/)", None)
+        if config.augment == "crop-flip":
+            raise ConfigError("augment", "must be 'resized-crop-flip' or 'none' for dataset 'folder' (images of "
+                                         "any size: torchvision's RandomResizedCrop)", config.augment)
+        return
+    for field, value in (("weights", config.weights), ("val_fraction", config.val_fraction),
+                         ("image_size", config.image_size)):
+        if value is not None:
+            raise ConfigError(field, "is for dataset 'folder' only (fine-tuning on your own images; the "
+                                     "MNIST/CIFAR recipes use small-input forms that pretrained weights do not fit)",
+                              value)
+    if config.augment == "resized-crop-flip":
+        raise ConfigError("augment", f"'resized-crop-flip' is for dataset 'folder'; {config.dataset} takes "
+                                     "'crop-flip' or 'none'", config.augment)
+
+
+def check_pretrained_options(config) -> None:
+    """Freezing needs pretrained weights: freezing a random backbone would train a head on random features."""
+    for field in ("freeze_backbone", "freeze_batch_norm"):
+        if getattr(config, field) and config.weights is None:
+            raise ConfigError(field, "needs weights (--weights FILE): freezing a randomly initialized backbone "
+                                     "trains the head on random features", True)
 
 
 def check_data_dir(data_dir) -> None:

@@ -4,10 +4,15 @@ What ``torch.save`` / ``torch.load`` do for a model's or an optimizer's ``state_
 difference: **only data is stored, never code.** ``torch.save`` pickles any Python object, and loading a pickle runs
 whatever code the file names; tinycnn stores only
 
-    dict (and OrderedDict), list, tuple, Tensor (and Parameter), NumPy arrays and scalars, int, float, bool, str, None
+    dict (and OrderedDict), list, tuple, Tensor (and Parameter), NumPy arrays and scalars, int, float, complex,
+    bool, str, None
 
 and raises TypeError naming any other type and where it sits (``obj['optimizer']['state'][0]``). Dict keys may be
-str, int, float, bool or None.
+str, int, finite float, bool or None. What is stored comes back as exactly that type, or is refused: a subclass of
+one of these types (a namedtuple, a defaultdict or Counter, a list subclass, an IntEnum, ``np.matrix``, a
+recarray) would load as its plain base type, and a masked array would lose its mask, so each is refused with a
+TypeError naming it and its place (convert it first: ``tuple(p)``, ``dict(d)``, ``np.asarray(m)``, ``int(e)``).
+Containers may be nested at most :data:`MAX_DEPTH` levels deep.
 
 The file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays, readable with ``np.load(path,
 allow_pickle=False)``): one entry per array, plus ``__tinycnn__``, a JSON "skeleton" of the object in which each
@@ -20,6 +25,9 @@ The same object stored twice (the same Tensor or array, by identity) is written 
 with torch. Views are not preserved otherwise: each array is stored as its own C-ordered copy. Tensors on a GPU
 are stored from a CPU copy and, as with ``torch.load``, come back on the device they were saved from unless
 ``map_location`` says otherwise; CuPy arrays that are not Tensors come back as NumPy arrays.
+
+Both take a path (str or os.PathLike), not a file object: ``save`` must write atomically, and ``load`` reads only
+regular files (never a FIFO or a device, which could block or never end).
 """
 from __future__ import annotations
 
@@ -29,26 +37,36 @@ import io
 import json
 import math
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import backend
+from ._archive import CheckpointError, describe_bytes, open_archive, read_file_bytes, read_npz_entry
 from ._fileio import atomic_write_bytes
 from .nn.module import Parameter
 from .tensor import Tensor
 
-__all__ = ["save", "load", "CheckpointError", "describe_bytes"]
+__all__ = ["save", "load", "CheckpointError", "describe_bytes", "read_file_bytes", "open_archive",
+           "read_npz_entry", "MAX_DEPTH"]
 
 FORMAT = "tinycnn.save"
 VERSION = 1
 SKELETON = "__tinycnn__"
-_ZIP_MAGIC = b"PK\x03\x04"
+MAX_DEPTH = 200  # containers inside containers; a state dict is under 10 deep, the JSON parser's limit near 1000
+_PLAIN = (type(None), bool, int, str)
+# The base types a subclass would silently turn into on load, for the refusal's message.
+_BASES = (bool, int, float, complex, str, collections.OrderedDict, dict, list, tuple, np.ndarray, Tensor)
+_NO_PICKLE = "no pickle: unlike torch.save, which pickles any object"
 
 
-class CheckpointError(ValueError):
-    """A file that tinycnn cannot read as a checkpoint. The message is one line: the file, then what is wrong."""
+def _type_name(obj) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _class_name(kind: type) -> str:
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 # ----- save -----------------------------------------------------------------------------------------------------
@@ -78,45 +96,71 @@ class _Encoder:
         return key
 
     def key(self, k, where: str):
-        if k is None or isinstance(k, (bool, str, int)):
+        if type(k) in _PLAIN or (type(k) is float and math.isfinite(k)):
             return k
-        if isinstance(k, float) and math.isfinite(k):
-            return k
-        raise TypeError(f"tinycnn.save: cannot store a dict key of type {type(k).__name__} ({k!r}) at {where}; "
-                        "keys must be str, int, finite float, bool or None")
+        raise TypeError(f"tinycnn.save: cannot store a dict key of type {_class_name(type(k))} ({k!r}) at {where}; "
+                        "keys must be str, int, finite float, bool or None (exactly: not a subclass)")
 
-    def encode(self, obj, where: str):
+    @staticmethod
+    def _float(x: float):
+        return x if math.isfinite(x) else {"$": "float", "value": repr(x)}  # 'nan', 'inf', '-inf'
+
+    def encode(self, obj, where: str, depth: int = 0):
         if isinstance(obj, np.generic):  # before float: np.float64 is a float subclass, and would lose its type
             return {"$": "scalar", "key": self._array_key(obj, np.asarray(obj), where)}
-        if obj is None or isinstance(obj, (bool, str, int)):
+        kind = type(obj)
+        if kind in _PLAIN:
             return obj
-        if isinstance(obj, float):
-            return obj if math.isfinite(obj) else {"$": "float", "value": repr(obj)}  # 'nan', 'inf', '-inf'
-        if isinstance(obj, Tensor):
+        if kind is float:
+            return self._float(obj)
+        if kind is complex:
+            return {"$": "complex", "real": self._float(obj.real), "imag": self._float(obj.imag)}
+        if kind is Tensor or kind is Parameter:
             array = backend.to_device(obj.data, "cpu")
             return {"$": "tensor", "key": self._array_key(obj, array, where), "requires_grad": obj.requires_grad,
-                    "device": backend.device_of(obj.data), "parameter": isinstance(obj, Parameter)}
-        if isinstance(obj, np.ndarray) or backend.is_cupy_array(obj):
+                    "device": backend.device_of(obj.data), "parameter": kind is Parameter}
+        if kind is np.ndarray or backend.is_cupy_array(obj):
             return {"$": "ndarray", "key": self._array_key(obj, backend.to_device(obj, "cpu"), where)}
-        if isinstance(obj, (list, tuple, dict)):
-            if id(obj) in self._open:
-                raise ValueError(f"tinycnn.save: the {type(obj).__name__} at {where} contains itself")
-            self._open.add(id(obj))
-            try:
-                if isinstance(obj, dict):
-                    items = [[self.key(k, where), self.encode(v, f"{where}[{k!r}]")] for k, v in obj.items()]
-                    node = {"$": "dict", "items": items}
-                    if isinstance(obj, collections.OrderedDict):
-                        node["ordered"] = True
-                    return node
-                items = [self.encode(v, f"{where}[{i}]") for i, v in enumerate(obj)]
-                return items if isinstance(obj, list) else {"$": "tuple", "items": items}
-            finally:
-                self._open.discard(id(obj))
-        kind = type(obj)
-        raise TypeError(f"tinycnn.save: cannot store a {kind.__module__}.{kind.__qualname__} at {where}; it stores "
-                        "only dict, list, tuple, Tensor, NumPy arrays and scalars, int, float, bool, str and None "
-                        "(no pickle: unlike torch.save, which pickles any object)")
+        if kind in (list, tuple, dict, collections.OrderedDict):
+            return self._container(obj, where, depth)
+        if isinstance(obj, np.ma.MaskedArray):
+            raise TypeError(f"tinycnn.save: cannot store a numpy.ma.MaskedArray at {where}: its mask would be lost; "
+                            "store its .data and np.ma.getmaskarray(x) as two arrays")
+        base = next((b for b in _BASES if isinstance(obj, b)), None)
+        if base is not None:
+            raise TypeError(f"tinycnn.save: cannot store a {_type_name(obj)} at {where}: it would load as a plain "
+                            f"{_class_name(base)} (tinycnn restores only the exact types it stores; {_NO_PICKLE}); "
+                            "convert it first")
+        raise TypeError(f"tinycnn.save: cannot store a {_type_name(obj)} at {where}; it stores only dict, list, "
+                        "tuple, Tensor, NumPy arrays and scalars, int, float, complex, bool, str and None "
+                        f"({_NO_PICKLE})")
+
+    def _container(self, obj, where: str, depth: int):
+        if depth >= MAX_DEPTH:
+            shown = where if len(where) <= 80 else f"{where[:60]}...{where[-15:]}"
+            raise ValueError(f"tinycnn.save: the object is nested more than {MAX_DEPTH} levels deep (at {shown}); "
+                             "tinycnn stores at most that many containers inside each other")
+        if id(obj) in self._open:
+            raise ValueError(f"tinycnn.save: the {type(obj).__name__} at {where} contains itself")
+        self._open.add(id(obj))
+        try:
+            if isinstance(obj, dict):
+                items = [[self.key(k, where), self.encode(v, f"{where}[{k!r}]", depth + 1)] for k, v in obj.items()]
+                node = {"$": "dict", "items": items}
+                if type(obj) is collections.OrderedDict:
+                    node["ordered"] = True
+                return node
+            items = [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]
+            return items if type(obj) is list else {"$": "tuple", "items": items}
+        finally:
+            self._open.discard(id(obj))
+
+
+def _path_argument(path, function: str, why: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"tinycnn.{function}: path must be a str or os.PathLike, got {_type_name(path)} (file "
+                        f"objects are not supported: {why})")
+    return Path(path)
 
 
 def save(obj, path) -> None:
@@ -126,15 +170,18 @@ def save(obj, path) -> None:
     .npz archive whatever its name; it is written atomically.
 
     Raises:
-        TypeError: an unsupported object or dict key, naming its type and where it sits in ``obj``.
-        ValueError: a container that contains itself.
-        FileNotFoundError: the folder of ``path`` does not exist. OSError for other write failures.
+        TypeError: an unsupported object or dict key (a type that would load as another, such as a namedtuple,
+            included), naming its type and where it sits in ``obj``; a file object as ``path``.
+        ValueError: a container that contains itself, or containers nested more than MAX_DEPTH deep.
+        IsADirectoryError: ``path`` is a folder. FileNotFoundError / NotADirectoryError: the folder of ``path``
+            does not exist / is not a folder. OSError for other write failures.
     """
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"tinycnn.save: path must be a str or os.PathLike, got {type(path).__name__} (file objects "
-                        "are not supported: the write must be atomic)")
-    path = Path(path)
+    path = _path_argument(path, "save", "the write must be atomic")
+    if path.is_dir():
+        raise IsADirectoryError(f"tinycnn.save: {path} is a folder; give the path of a file inside it")
     if not path.parent.is_dir():
+        if path.parent.exists():
+            raise NotADirectoryError(f"tinycnn.save: {path.parent} is not a folder")
         raise FileNotFoundError(f"tinycnn.save: the folder {path.parent} does not exist")
     encoder = _Encoder()
     root = encoder.encode(obj, "obj")
@@ -146,90 +193,6 @@ def save(obj, path) -> None:
 
 
 # ----- load -----------------------------------------------------------------------------------------------------
-
-def describe_bytes(data: bytes) -> str:
-    """What the first bytes of a file look like, for error messages ("a PNG image", "text starting 'hello'")."""
-    if not data:
-        return "an empty file (0 bytes)"
-    signatures = [(b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"%PDF", "a PDF"),
-                  (b"\x1f\x8b", "gzip-compressed data"), (b"\x93NUMPY", "a single NumPy .npy array"),
-                  (_ZIP_MAGIC, "a zip archive")]
-    for magic, what in signatures:
-        if data.startswith(magic):
-            return what
-    if data[0] == 0x80 and len(data) > 1 and 2 <= data[1] <= 5:
-        return "a Python pickle (tinycnn never opens pickles)"
-    head = data[:64]
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        return f"binary data starting 0x{head[:8].hex()}"
-    if all(c.isprintable() or c in "\r\n\t" for c in text):
-        return f"text starting {text.splitlines()[0][:40]!r}" if text.strip() else "blank text"
-    return f"binary data starting 0x{head[:8].hex()}"
-
-
-def read_file_bytes(path, what: str = "file") -> bytes:
-    """All bytes of ``path``, with one clear error per way it can be unreadable.
-
-    Raises FileNotFoundError for a missing file and CheckpointError for a directory or an unreadable file, each
-    naming the path.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such {what}")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, not a {what}")
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e})") from None
-
-
-def open_archive(data: bytes, path) -> zipfile.ZipFile:
-    """The zip archive held in ``data``; CheckpointError (naming ``path``) when it is not one or is damaged."""
-    if not data.startswith(_ZIP_MAGIC):
-        if len(data) < 4 and _ZIP_MAGIC.startswith(data) and data:
-            raise CheckpointError(f"{path}: truncated ({len(data)} bytes)")
-        raise CheckpointError(f"{path}: not a tinycnn checkpoint: the file is {describe_bytes(data)}")
-    try:
-        return zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise CheckpointError(f"{path}: truncated or corrupted ({len(data)} bytes; zip: {e})") from None
-
-
-def read_npz_entry(archive: zipfile.ZipFile, name: str, path) -> np.ndarray:
-    """One array of an .npz archive, read without pickle; CheckpointError naming ``path`` if it is damaged.
-
-    The .npy header is read first and its declared size checked against the entry's size, so a corrupted shape
-    cannot make us allocate terabytes; reading to the end of the entry also checks its CRC-32.
-    """
-    try:
-        info = archive.getinfo(name + ".npy")
-        with archive.open(info) as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            else:
-                raise ValueError(f"unsupported .npy format version {version}")
-            if dtype.hasobject:
-                raise ValueError("the array holds Python objects, which would need pickle")
-            count = math.prod(shape)
-            nbytes = count * dtype.itemsize
-            if nbytes > info.file_size:
-                raise ValueError(f"its header declares {nbytes} bytes of data, the entry has {info.file_size}")
-            data = f.read(nbytes)
-            if len(data) != nbytes:
-                raise ValueError(f"{len(data)} of {nbytes} bytes of array data")
-            if f.read(1):
-                raise ValueError("trailing bytes after the array")
-        flat = np.frombuffer(data, dtype=dtype, count=count)
-        return flat.reshape(shape, order="F" if fortran else "C").copy(order="K")  # writable, owns its memory
-    except Exception as e:  # noqa: BLE001 - whatever the damaged bytes make the parsers raise, the file is bad
-        raise CheckpointError(f"{path}: truncated or corrupted (entry {name!r}: {type(e).__name__}: {e})") from None
-
 
 class _Decoder:
     def __init__(self, archive, records, path, map_location):
@@ -260,19 +223,24 @@ class _Decoder:
         cls = Parameter if node.get("parameter") else Tensor
         return cls(backend.to_device(array, device), requires_grad=bool(node.get("requires_grad")))
 
-    def decode(self, node):
+    def decode(self, node, depth: int = 0):
         if node is None or isinstance(node, (bool, str, int, float)):
             return node
+        if depth > MAX_DEPTH:
+            raise CheckpointError(f"{self.path}: corrupted ({SKELETON} is nested more than {MAX_DEPTH} levels "
+                                  "deep; tinycnn.save writes at most that)")
         if isinstance(node, list):
-            return [self.decode(v) for v in node]
+            return [self.decode(v, depth + 1) for v in node]
         kind = node["$"]
         if kind == "dict":
             cls = collections.OrderedDict if node.get("ordered") else dict
-            return cls((k, self.decode(v)) for k, v in node["items"])
+            return cls((k, self.decode(v, depth + 1)) for k, v in node["items"])
         if kind == "tuple":
-            return tuple(self.decode(v) for v in node["items"])
+            return tuple(self.decode(v, depth + 1) for v in node["items"])
         if kind == "float":
             return float(node["value"])
+        if kind == "complex":
+            return complex(self.decode(node["real"], depth + 1), self.decode(node["imag"], depth + 1))
         if kind == "ndarray":
             return self._memoized(node, lambda a: a)
         if kind == "scalar":
@@ -282,23 +250,45 @@ class _Decoder:
         raise ValueError(f"unknown node type {kind!r}")
 
 
-def load(path, map_location=None):
+def _map_location(value):
+    """``map_location`` as a device name, or None; refuses torch's function and dict forms by name."""
+    if value is None:
+        return None
+    if callable(value) or isinstance(value, dict):
+        raise TypeError(f"tinycnn.load: map_location must be None or a device ('cpu', 'cuda', 'cuda:N', a "
+                        f"tinycnn.device), got a {_type_name(value)}: torch's function and dict forms of "
+                        "map_location are not supported")
+    try:
+        return backend.parse_device(value)
+    except ValueError as e:
+        raise ValueError(f"tinycnn.load: map_location: {e}") from None
+
+
+def load(path, map_location=None, weights_only=None):
     """The object saved by :func:`save` at ``path`` (PyTorch's ``torch.load``, without pickle).
 
     Args:
-        path: a str or os.PathLike.
-        map_location: None (each Tensor back on the device it was saved from) or a device name ("cpu", "cuda",
-            "cuda:N") for all Tensors, as ``torch.load``'s ``map_location``.
+        path: a str or os.PathLike naming a regular file (file objects are not supported).
+        map_location: None (each Tensor back on the device it was saved from) or a device ("cpu", "cuda",
+            "cuda:N", a ``tinycnn.device``) for all Tensors, as ``torch.load``'s ``map_location``; its function
+            and dict forms are refused.
+        weights_only: accepted (True, False or None) for code written for ``torch.load`` (True is its default
+            since torch 2.6) and changes nothing: tinycnn never unpickles, so every load is already what torch
+            calls weights-only, whatever the value.
     Returns:
         The object, with every array checked against its SHA-256: dicts, lists, tuples, Tensors (Parameters stay
         Parameters), NumPy arrays and scalars, and plain values, as saved.
     Raises:
-        FileNotFoundError: no such file.
-        CheckpointError (a ValueError): one line naming the file and what is wrong: a directory, unreadable,
-            empty, not a tinycnn file (text, an image, a pickle, a PyTorch .pth...), truncated, corrupted (a zip
-            CRC or an array's SHA-256 fails), or written by a newer tinycnn.
+        FileNotFoundError: no such file, or a symbolic link to none.
+        CheckpointError (a ValueError): one line naming the file and what is wrong: a directory, not a regular
+            file (a FIFO, a device), unreadable, empty, not a tinycnn file (text, an image, a pickle, a PyTorch
+            .pth...), truncated, corrupted (a zip CRC or an array's SHA-256 fails), or written by a newer tinycnn.
+        TypeError / ValueError: a bad argument, naming it (path, map_location, weights_only).
     """
-    path = Path(path)
+    path = _path_argument(path, "load", "tinycnn reads a file by its path, after checking it is a regular file")
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"tinycnn.load: weights_only must be a bool or None, got {weights_only!r}")
+    map_location = _map_location(map_location)
     data = read_file_bytes(path)
     archive = open_archive(data, path)
     with archive:
@@ -313,6 +303,8 @@ def load(path, map_location=None):
         try:
             skeleton = json.loads(raw.tobytes().decode("utf-8"))
             fmt, version = skeleton["format"], skeleton["version"]
+        except RecursionError:
+            raise CheckpointError(f"{path}: corrupted ({SKELETON} is nested too deep to parse)") from None
         except (ValueError, UnicodeDecodeError, KeyError, TypeError) as e:
             raise CheckpointError(f"{path}: corrupted ({SKELETON} is not valid JSON with format and version: "
                                   f"{e})") from None
@@ -321,8 +313,6 @@ def load(path, map_location=None):
         if not isinstance(version, int) or version > VERSION:
             raise CheckpointError(f"{path}: written by a newer tinycnn (format version {version}; this one reads "
                                   f"up to {VERSION})")
-        if map_location is not None:
-            map_location = backend.parse_device(map_location)
         decoder = _Decoder(archive, skeleton.get("arrays", {}), path, map_location)
         try:
             return decoder.decode(skeleton["root"])

@@ -25,6 +25,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from . import _format
+from ._shapes import DimensionError, _dim_index, unbroadcast  # noqa: F401  (imported from here by the ops)
+from . import devices as _devices
 
 __all__ = ["Tensor", "Function", "ViewFunction", "no_grad", "enable_grad", "inference_mode", "set_grad_enabled",
            "is_grad_enabled", "unbroadcast"]
@@ -76,7 +79,7 @@ class Tensor:
         TypeError: a Python number as ``data`` (see above); ``requires_grad=True`` on an integer or boolean tensor.
     """
 
-    __slots__ = ("_data", "requires_grad", "grad", "_ctx", "_hooks", "_view", "__weakref__")
+    __slots__ = ("_data", "_requires_grad", "_grad", "_ctx", "_hooks", "_view", "__weakref__")
     __array_priority__ = 1000  # NumPy defers to Tensor (with __array_ufunc__ below)
     __hash__ = object.__hash__  # identity, as torch: tensors are dict keys although == is element-wise
 
@@ -86,8 +89,8 @@ class Tensor:
         self._data = data
         if requires_grad and data.dtype.kind != "f":
             raise TypeError(f"only Tensors of floating dtype can require gradients, got {data.dtype}")
-        self.requires_grad = bool(requires_grad)
-        self.grad = None
+        self._requires_grad = bool(requires_grad)  # the slots behind the checked properties below
+        self._grad = None
         self._ctx = None  # the Function that produced this tensor, None for a leaf
         self._hooks = None  # a leaf's gradient hooks (a non-leaf's live on its Function)
         self._view = None  # True: a view of another tensor's memory; "copy": view() had to copy
@@ -108,6 +111,45 @@ class Tensor:
         self._data = value
 
     @property
+    def requires_grad(self) -> bool:
+        """Whether ``backward()`` computes this tensor's gradient. Set it on a leaf only, to a bool, and to True only
+        on a floating tensor: anything else raises, as in PyTorch (RuntimeError; TypeError for a non-bool and for an
+        integer tensor, as tinycnn's dtype errors)."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"requires_grad must be a bool, got {type(value).__name__}")
+        if self._ctx is not None:
+            raise RuntimeError("you can only change requires_grad flags of leaf variables; use detach() to get a "
+                               "leaf (PyTorch raises the same)")
+        if value and self._data.dtype.kind != "f":
+            raise TypeError(f"only Tensors of floating dtype can require gradients, got {self._data.dtype}")
+        self._requires_grad = bool(value)
+
+    @property
+    def grad(self):
+        """The gradient accumulated by ``backward()`` (a Tensor of this tensor's shape and dtype), or None.
+        Assigning checks what PyTorch checks: a Tensor (TypeError otherwise) of the same shape, dtype and device
+        (RuntimeError otherwise), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            data, own = value._data, self._data
+            if (data.shape != own.shape or data.dtype != own.dtype
+                    or backend.device_of(data) != backend.device_of(own)):
+                raise RuntimeError(f"attempting to assign a gradient of shape {data.shape}, dtype {data.dtype} on "
+                                   f"{backend.device_of(data)} to a tensor of shape {own.shape}, dtype {own.dtype} on "
+                                   f"{backend.device_of(own)}: they must match")
+        self._grad = value
+
+    @property
     def shape(self) -> tuple:
         return self._data.shape
 
@@ -120,9 +162,16 @@ class Tensor:
         return self._data.ndim
 
     @property
-    def device(self) -> str:
-        """"cpu" or "cuda:N": a string (PyTorch returns a ``torch.device`` object)."""
-        return backend.device_of(self._data)
+    def device(self):
+        """Where the data lives, a ``tinycnn.device`` as PyTorch's ``torch.device``: ``device(type='cpu')`` or
+        ``device(type='cuda', index=N)``. Compare ``x.device.type == "cpu"`` (a device never equals a string, as
+        in PyTorch); ``str(x.device)`` is ``"cpu"`` or ``"cuda:N"``."""
+        return _devices.of_name(backend.device_of(self._data))
+
+    def get_device(self) -> int:
+        """The GPU index of a CUDA tensor, -1 on the CPU (``torch.Tensor.get_device``)."""
+        name = backend.device_of(self._data)
+        return -1 if name == "cpu" else int(name.split(":")[1])
 
     @property
     def is_cuda(self) -> bool:
@@ -138,10 +187,8 @@ class Tensor:
         return self._ctx
 
     def __repr__(self) -> str:
-        grad = ", requires_grad=True" if self.requires_grad else ""
-        dev = "" if self.device == "cpu" else f", device='{self.device}'"
-        body = np.array2string(self.numpy(), precision=4, separator=", ", threshold=20)
-        return f"tensor({body}, dtype={self.dtype}{dev}{grad})"
+        """PyTorch's layout (``tinycnn/_format.py``): ``tensor([1.5000, 2.0000], requires_grad=True)``."""
+        return _format.tensor_repr(self, self.numpy())
 
     def __format__(self, spec):  # f"{loss:.4f}" on a one-element tensor, as torch
         if self._data.ndim == 0 or (spec and self._data.size == 1):
@@ -208,7 +255,7 @@ class Tensor:
     def detach_(self) -> "Tensor":
         """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
         self._ctx = None
-        self.requires_grad = False
+        self._requires_grad = False
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -223,7 +270,7 @@ class Tensor:
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("you can only change requires_grad flags of leaf variables; use detach() to get a "
                                "tensor that does not require grad")
-        self.requires_grad = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     def zero_grad(self) -> None:
@@ -247,47 +294,15 @@ class Tensor:
         """
         _autograd.backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
+    # No __getattr__ here, although it would let x.median() say that tinycnn lacks it: a class with __getattr__
+    # loses CPython's fast attribute lookups, which costs every op about 5% (measured). Python's AttributeError
+    # names the missing method; the modules' __getattr__ (tinycnn._missing) cover torch.median, nn.PReLU ...
+
     # Arithmetic operators, reductions, shape, casting and in-place methods are attached by tinycnn.functional.
 
 
 # ufunc -> the tinycnn op NumPy runs for ``ndarray <op> Tensor`` (filled by tinycnn.functional)
 _UFUNC_OPS: dict = {}
-
-
-class DimensionError(IndexError, ValueError):
-    """A dim out of range: an IndexError, as PyTorch's "Dimension out of range", and a ValueError, as tinycnn's
-    argument errors."""
-
-
-def _dim_index(dim, ndim, op, name="dim", shape=None):
-    """``dim`` as a non-negative index into a shape of ``ndim`` dims (negative counts from the end; a 0-d tensor
-    takes 0 and -1, as PyTorch). Raises DimensionError out of range (naming the argument ``name`` and the input's
-    ``shape``), TypeError for a non-int."""
-    if not isinstance(dim, (int, np.integer)) or isinstance(dim, (bool, np.bool_)):
-        raise TypeError(f"{op}: {name} must be an int, got {type(dim).__name__}")
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        where = f"x of shape {tuple(shape)}" if shape is not None else f"a tensor of {ndim} dimensions"
-        raise DimensionError(f"{op}: {name} {dim} (NumPy's axis {dim}) is out of range for {where}: expected a "
-                             f"value in [{-n}, {n - 1}] (PyTorch: Dimension out of range)")
-    return int(dim) % n
-
-
-def unbroadcast(grad, shape: tuple):
-    """Sum ``grad`` over the axes that broadcasting added or stretched, so that it gets ``shape`` back.
-
-    NumPy broadcasting prepends axes and stretches axes of length 1; the gradient of a broadcast input is the
-    sum over those axes (PITFALLS P12).
-    """
-    if grad.shape == tuple(shape):
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad
 
 
 class Function:
@@ -324,14 +339,14 @@ class Function:
             _check_same_device(cls.__name__, arrays)
         record = False
         if _grad_enabled:
-            needs = tuple([t.requires_grad for t in inputs])
+            needs = tuple([t._requires_grad for t in inputs])
             record = True in needs
         fn.needs_input_grad = needs if record else (False,) * len(arrays)
         out = Tensor(fn.forward(*arrays, **params))
         if record:
-            out.requires_grad = True
+            out._requires_grad = True
             out._ctx = fn
-            fn.parents = tuple([(t if t._ctx is None else t._ctx) if t.requires_grad else None for t in inputs])
+            fn.parents = tuple([(t if t._ctx is None else t._ctx) if t._requires_grad else None for t in inputs])
             fn.input_shapes = tuple([a.shape for a in arrays])
             fn._epoch = _epoch
         return out

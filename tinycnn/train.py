@@ -1,7 +1,8 @@
 """Training and evaluation loops: ``fit``, ``evaluate``, ``predict``, learning-curve plots.
 
-``fit(TrainConfig(...))`` trains a registered model on MNIST, Fashion-MNIST, CIFAR-10 or CIFAR-100 with the recipe
-of :mod:`tinycnn.recipes` for every setting not given, and writes, under ``config.out``,
+``fit(TrainConfig(...))`` trains a registered model on MNIST, Fashion-MNIST, CIFAR-10, CIFAR-100 or a folder of
+your own photos (``dataset="folder"``, optionally fine-tuning pretrained ``weights``: :mod:`tinycnn.rundata`) with
+the recipe of :mod:`tinycnn.recipes` for every setting not given, and writes, under ``config.out``,
 after every epoch: ``checkpoint.npz`` (weights, optimizer, scheduler, data order and history: see
 :mod:`tinycnn.checkpoint`), ``metrics.json`` (config, per-epoch history, test accuracy, data source) and
 ``curves.png`` (loss and accuracy per epoch), each written atomically (a temporary file renamed over the old one).
@@ -32,12 +33,12 @@ from ._fileio import atomic_write_bytes, remove_stale_temporaries
 from ._signals import InterruptGuard, TrainingInterrupted
 from .checkpoint import CheckpointError, build_model, load_checkpoint, read_checkpoint, save_checkpoint
 from . import recipes
-from .data import DataLoader, load_dataset, normalize
+from .data import normalize
 from .data.loader import MNIST_MEAN, MNIST_STD
-from .models import get_model
 from .optim import SGD, Adam
 from .runconfig import (RUN_FILES, ConfigError, RunError, TrainConfig, check_data_dir, check_output_folder,
                         config_mismatches, existing_run_files, validate_config)
+from .rundata import RunData, new_model, pad_images, prepare
 from .tensor import Tensor, no_grad
 
 __all__ = ["TrainConfig", "ConfigError", "RunError", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint",
@@ -46,22 +47,6 @@ __all__ = ["TrainConfig", "ConfigError", "RunError", "fit", "pad_images", "evalu
 AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2015, Sec. 5)
 CHECKPOINT = "checkpoint.npz"
 TIMING_FIELDS = ("seconds", "images_per_second")  # the only history fields that differ between equal runs
-
-
-def pad_images(images, size: int):
-    """Zero-pad uint8 images (N, H, W) or (N, C, H, W) symmetrically to size x size: the background of MNIST is 0,
-    so a network defined for 32x32 inputs (LeNet-5 in the paper) sees the 28x28 digit centred as LeCun et al. did.
-
-    Raises ValueError when ``size`` is smaller than the images.
-    """
-    h, w = images.shape[-2:]
-    if (h, w) == (size, size):
-        return images
-    if size < h or size < w:
-        raise ValueError(f"pad_images: size must be at least the image size {(h, w)}, got {size}")
-    top, left = (size - h) // 2, (size - w) // 2
-    pad = [(0, 0)] * (images.ndim - 2) + [(top, size - h - top), (left, size - w - left)]
-    return np.pad(images, pad)
 
 
 def _outputs_and_loss(outputs, target):
@@ -95,9 +80,10 @@ def evaluate(model, images, labels, batch_size: int = 512, device: str = "cpu", 
 
 
 def _optimizer(config, model):
+    params = [p for p in model.parameters() if p.requires_grad]  # a frozen backbone is not the optimizer's
     if config.optimizer == "adam":
-        return Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
+        return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
                nesterov=False)
 
 
@@ -202,6 +188,8 @@ def fit(config: TrainConfig, log=print) -> dict:
         log(f"removed {stale}, left by an earlier run that was killed while writing")
     config = recipes.resolve(config)  # every setting not given: the recipe's (recorded resolved)
     checkpoint = _resume_state(config, out, log) if config.resume else None
+    if checkpoint is None and config.weights is not None and not Path(config.weights).is_file():
+        raise ConfigError("weights", "must be an existing weight file", config.weights)
     if checkpoint is not None:
         history = list(checkpoint["training"]["history"])
         if checkpoint["meta"]["epoch"] >= config.epochs:
@@ -230,36 +218,24 @@ def fit(config: TrainConfig, log=print) -> dict:
             raise
 
 
-def _data(config):
-    """(train_x, train_y, test_x, test_y, source) of the run: loaded, limited, padded to the model's input size."""
-    train_x, train_y = load_dataset(config.dataset, "train", root=config.data_dir, verify=config.verify)
-    source = str(_last_source())
-    test_x, test_y = load_dataset(config.dataset, "test", root=config.data_dir, verify=config.verify)
-    if config.train_limit:
-        train_x, train_y = train_x[:config.train_limit], train_y[:config.train_limit]
-    if config.test_limit:
-        test_x, test_y = test_x[:config.test_limit], test_y[:config.test_limit]
-    return train_x, train_y, test_x, test_y, source
-
-
 def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
-    train_x, train_y, test_x, test_y, source = _data(config)
-    model_args, input_size = recipes.model_args(config.model, config.dataset, train_x)
-    train_x, test_x = pad_images(train_x, input_size), pad_images(test_x, input_size)
-    mean, std = recipes.input_stats(config.dataset, train_x)
+    data: RunData = prepare(config)
+    test_x, test_y, mean, std, source = data.test_x, data.test_y, data.mean, data.std, data.source
     if config.overwrite:
         for name in existing_run_files(out):
             (out / name).unlink()
             log(f"removed {out / name} of the earlier run (overwrite)")
 
+    extra = {}
     if checkpoint is None:
-        manual_seed(config.seed)  # the initial weights
-        model = get_model(config.model, **model_args).to(config.device)
+        manual_seed(config.seed)  # the initial weights (a new head's, when fine-tuning)
+        model, extra = new_model(config, data)
+        model = model.to(config.device)
     else:
         model = build_model(checkpoint, out / CHECKPOINT, config.device)
+        extra = {k: checkpoint["meta"][k] for k in ("transfer",) if k in checkpoint["meta"]}
     optimizer = _optimizer(config, model)
-    loader = DataLoader(train_x, train_y, batch_size=config.batch_size, shuffle=True, seed=config.seed,
-                        transform=recipes.train_transform(config.augment, mean, std, input_size))
+    loader = data.loader
     scheduler, per_step = recipes.make_scheduler(config, optimizer, len(loader))
     history, first = [], 1
     if checkpoint is not None:  # as torch's recipe: build optimizer and scheduler, then load their states
@@ -271,13 +247,17 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
         history = list(training["history"])
         first = checkpoint["meta"]["epoch"] + 1
         log(f"resuming {out / CHECKPOINT} after epoch {first - 1} of {config.epochs}")
-    log(f"training {config.model} on {config.dataset} ({len(train_x)} train / {len(test_x)} test images, "
+    held_out, short = ("validation", "val") if config.dataset == "folder" else ("test", "test")
+    log(f"training {config.model} on {config.dataset} ({data.n_train} train / {len(test_x)} {held_out} images, "
         f"source: {source}) for {config.epochs} epochs on {config.device}; "
         f"{model.num_parameters():,} parameters; batch {config.batch_size}, lr {config.lr}, {config.schedule} "
         f"schedule, weight decay {config.weight_decay}, augmentation {config.augment}")
+    if "transfer" in extra:
+        log(_describe_transfer(extra["transfer"], model))
 
-    meta = {"model": config.model, "model_args": model_args, "dataset": config.dataset, "mean": mean, "std": std,
-            "input_size": input_size, "config": _recorded(config), "data_source": source}
+    meta = {"model": config.model, "model_args": data.model_args, "dataset": config.dataset, "mean": mean,
+            "std": std, "input_size": data.input_size, "config": _recorded(config), "data_source": source,
+            **data.meta, **extra}
     for epoch in range(first, config.epochs + 1):
         manual_seed(epoch_seed(config.seed, epoch))  # dropout masks: a function of (seed, epoch) alone
         loader.set_epoch(epoch)
@@ -287,6 +267,7 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
         loss_sum = 0.0
         bar = _progress(loader, len(loader), f"epoch {epoch}/{config.epochs}", config.progress)
         for step, (xb, yb) in enumerate(bar, 1):
+            guard.check()  # a signal whose raise was swallowed (in a finalizer) stops the run here
             x = Tensor(backend.to_device(xb, config.device))
             y = backend.to_device(yb, config.device)
             logits, loss = _outputs_and_loss(model(x), y)
@@ -303,13 +284,14 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
             if config.progress and step % 20 == 0:  # a postfix every step would cost more than it shows
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
         seconds = time.perf_counter() - start
+        guard.check()
         test_loss, test_acc = evaluate(model, test_x, test_y, device=config.device, mean=mean, std=std)
         record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                   "test_loss": test_loss, "test_accuracy": test_acc, "seconds": seconds,
                   "images_per_second": seen / seconds, "lr": lr}
         history.append(record)
         log(f"epoch {epoch:3d}  train loss {record['train_loss']:.4f}  train acc {100 * record['train_accuracy']:.2f}%"
-            f"  test acc {100 * test_acc:.2f}%  {seconds:.1f} s  {record['images_per_second']:.0f} images/s")
+            f"  {short} acc {100 * test_acc:.2f}%  {seconds:.1f} s  {record['images_per_second']:.0f} images/s")
         if scheduler is not None and not per_step:
             scheduler.step()
         training = {"optimizer": optimizer.state_dict(),
@@ -320,15 +302,17 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
             save_checkpoint(out / CHECKPOINT, model, {**meta, "epoch": epoch, "test_accuracy": test_acc}, training)
             _write_history(result, out, config)
 
-    log(f"test accuracy {100 * result['test_accuracy']:.2f}% after {config.epochs} epochs "
+    log(f"{held_out} accuracy {100 * result['test_accuracy']:.2f}% after {config.epochs} epochs "
         f"({result['train_seconds']:.0f} s of training); wrote {out}/{CHECKPOINT}, metrics.json, curves.png")
     return result
 
 
-def _last_source():
-    from .data import last_source  # noqa: PLC0415
-
-    return last_source()
+def _describe_transfer(record: dict, model) -> str:
+    frozen = "backbone frozen" if record["freeze_backbone"] else "every layer trained"
+    norms = ("batch norms frozen to their pretrained statistics" if record["freeze_batch_norm"] else
+             "batch norms updating their running statistics")
+    return (f"fine-tuning from {record['weights']}: head {record['head']} replaced by {record['num_classes']} "
+            f"outputs; {frozen} ({model.num_parameters():,} trainable parameters); {norms}")
 
 
 def plot_history(history, path, title: str = "training") -> None:

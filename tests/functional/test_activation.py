@@ -99,20 +99,21 @@ def test_softmax_and_log_softmax(shape, seed, data_):
 
 
 def test_softmax_hand_values():
-    y = F.softmax(tc.tensor([[0.0, float(np.log(3.0))]]))  # a NumPy float64 in the list would keep float64, as torch
+    # a NumPy float64 in the list would keep float64, as torch
+    y = F.softmax(tc.tensor([[0.0, float(np.log(3.0))]]), dim=1)
     np.testing.assert_allclose(y.numpy(), [[0.25, 0.75]], rtol=1e-6)
     assert y.dtype == np.float32
     y = F.softmax(t64([[1.0, 1.0], [2.0, 2.0]]), axis=0)  # columns
     np.testing.assert_allclose(y.numpy(), [[1 / (1 + np.e)] * 2, [np.e / (1 + np.e)] * 2])
     # the softmax gradient of a sum is 0: the outputs always sum to 1
     x = t64([[0.3, -1.0, 2.0]])
-    F.softmax(x).sum().backward()
+    F.softmax(x, dim=1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 0.0, atol=1e-15)
 
 
 def test_log_softmax_of_extreme_logits_is_finite():
     x = t64([[1e4, 0.0, -1e4]])
-    y = F.log_softmax(x)
+    y = F.log_softmax(x, dim=1)
     np.testing.assert_array_equal(y.numpy(), [[0.0, -1e4, -2e4]])
     y.backward(np.array([[0.0, 1.0, 0.0]]))
     np.testing.assert_array_equal(x.grad.numpy(), [[-1.0, 1.0, 0.0]])

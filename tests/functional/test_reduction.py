@@ -139,7 +139,13 @@ def test_reduction_edge_cases_and_errors():
     with pytest.raises(IndexError, match="dim 2 .*out of range.*\\(2, 2\\)"):
         tc.ones(2, 2).argmax(dim=2)
     with pytest.raises(TypeError, match="x must be a Tensor"):
-        F.max(np.ones(2))
+        F.max([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"x must be a Tensor, got a numpy array; tinycnn's t.data is the array"):
+        F.sum(np.ones(2))  # PyTorch's t.data is a Tensor: say so
+    # the tutorials' torch.max(outputs.data, 1): max/min/argmax/argmin take the array as the Tensor it is in PyTorch
+    values, indices = F.max(np.array([[1.0, 3.0], [4.0, 2.0]]), 1)
+    assert values.tolist() == [3.0, 4.0] and indices.tolist() == [1, 0]
+    assert F.argmin(np.array([2.0, 1.0, 1.0])).item() == 1
 
 
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), seed=seeds, data=st.data())

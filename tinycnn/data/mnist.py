@@ -35,6 +35,7 @@ import gzip
 import hashlib
 import http.client
 import os
+import stat
 import subprocess
 import zlib
 from pathlib import Path
@@ -154,19 +155,40 @@ def _verified(data: bytes, base: str, spec: _Spec, name: str, verify: bool = Tru
 
 # --- source 1: a folder of IDX files ---------------------------------------------------------------------
 
-def _find_idx(folder: Path, base: str, subdirs: tuple[str, ...]) -> Path | None:
-    """The first of ``base.gz`` / ``base`` found in ``folder`` or its ``subdirs``."""
+def _find_idx(folder: Path, base: str, subdirs: tuple[str, ...]) -> Path | str | None:
+    """The first of ``base.gz`` / ``base`` that is a regular file in ``folder`` or its ``subdirs``; when none is,
+    what is wrong with the first that exists in name only (a dangling symbolic link, a folder, a FIFO), else None.
+    A FIFO or device is never opened: reading one would wait forever or never end."""
+    broken = None
     for sub in subdirs:
         for fname in (base + ".gz", base):
             path = folder / sub / fname
             if path.is_file():
                 return path
-    return None
+            if broken is None and os.path.lexists(path):
+                broken = _what_is_wrong(path)
+    return broken
+
+
+def _what_is_wrong(path: Path) -> str:
+    if not path.exists():  # lexists but not exists: a link to nothing
+        return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+    if path.is_dir():
+        return f"{path} is a folder, not an IDX file"
+    mode = path.stat().st_mode
+    kind = next((what for test, what in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                                         (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+                 if test(mode)), "not a plain file")
+    return f"{path} is not a regular file ({kind})"
 
 
 def _from_folder(folder: Path, split: str, spec: _Spec, verify: bool):
-    """(images, labels, location) from IDX files in ``folder``, or None if either file is missing."""
+    """(images, labels, location) from IDX files in ``folder``; None if either file is missing; a str saying what
+    is wrong when a file is there in name only (see :func:`_find_idx`)."""
     paths = [_find_idx(folder, base, spec.subdirs) for base in _FILES[split]]
+    broken = next((p for p in paths if isinstance(p, str)), None)
+    if broken is not None:
+        return broken
     if None in paths:
         return None
     arrays = [_verified(p.read_bytes(), base, spec, str(p), verify) for p, base in zip(paths, _FILES[split])]
@@ -214,12 +236,13 @@ def _load(dataset: str, split: str, root, verbose: bool, verify: bool, download:
         if named and not folder.is_dir():
             raise FileNotFoundError(f"{spec.title} folder {folder} does not exist")
         hit = _from_folder(folder, split, spec, verify)
-        if hit is not None:
+        if isinstance(hit, tuple):
             result = found(*hit[:2], "root", hit[2])
             if not verify:
                 warn_unverified(spec.title, hit[2])
             return result
-        missing = f"no {' / '.join(_FILES[split])} (.gz or not) in {folder} or its {', '.join(spec.subdirs[1:])}"
+        missing = hit or (f"no {' / '.join(_FILES[split])} (.gz or not) in {folder} or its "
+                          f"{', '.join(spec.subdirs[1:])}")
         if named:
             raise FileNotFoundError(f"{spec.title} {split}: {missing}")
         failures.append(f"TINYCNN_DATA: {missing}")
@@ -232,9 +255,9 @@ def _load(dataset: str, split: str, root, verbose: bool, verify: bool, download:
     if spec.system_dir is not None:
         system = Path(globals()[spec.system_dir])
         hit = _from_folder(system, split, spec, True) if system.is_dir() else None
-        if hit is not None:
+        if isinstance(hit, tuple):
             return found(*hit[:2], "system", hit[2], cache=True)
-        failures.append(f"{system}: not there (Debian/Ubuntu: apt-get install dataset-fashion-mnist)")
+        failures.append(hit or f"{system}: not there (Debian/Ubuntu: apt-get install dataset-fashion-mnist)")
 
     if not download:
         failures.append("download: not allowed (download=False)")

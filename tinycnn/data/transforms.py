@@ -1,6 +1,6 @@
 """Image transforms in torchvision's style: ``Compose``, ``ToTensor``, ``Normalize``, ``RandomCrop``,
 ``RandomHorizontalFlip``, ``Resize``, ``CenterCrop``, ``Lambda`` (``torchvision.transforms``' names, arguments and
-results).
+results; ``RandomResizedCrop`` lives in ``transforms_crop.py``).
 
     from tinycnn.data import transforms as T
     train_tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
@@ -39,7 +39,7 @@ from ..tensor import Tensor
 from . import _image, _rng
 
 __all__ = ["Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip", "Resize", "CenterCrop",
-           "Lambda", "InterpolationMode"]
+           "RandomResizedCrop", "Lambda", "InterpolationMode"]
 
 
 class InterpolationMode:
@@ -398,3 +398,6 @@ class Lambda(Transform):
 
     def __repr__(self):
         return "Lambda()"
+
+
+from .transforms_crop import RandomResizedCrop  # noqa: E402  (it subclasses Transform, defined above)

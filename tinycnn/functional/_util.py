@@ -13,12 +13,24 @@ def check_tensor(name: str, x, ndim=None, op: str = "") -> Tensor:
     """Raise TypeError unless ``x`` is a Tensor, ValueError unless it has ``ndim`` dims (an int or a tuple of ints)."""
     where = f"{op}: " if op else ""
     if not isinstance(x, Tensor):
+        if isinstance(x, np.ndarray) or backend.is_cupy_array(x):  # most often t.data, a Tensor in PyTorch
+            raise TypeError(f"{where}{name} must be a Tensor, got a {type(x).__module__.split('.')[0]} array; "
+                            f"tinycnn's t.data is the array itself (PyTorch's is a Tensor): pass t.detach()")
         raise TypeError(f"{where}{name} must be a Tensor, got {type(x).__name__}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
             want = " or ".join(f"{n}-D" for n in allowed)
             raise ValueError(f"{where}{name} must be {want}, got shape {x.shape}")
+    return x
+
+
+def data_as_tensor(x):
+    """``x`` as a Tensor when it is a NumPy/CuPy array (sharing it), else ``x`` unchanged. For the functions that
+    PyTorch's tutorials call on ``outputs.data`` (``_, predicted = torch.max(outputs.data, 1)``): there ``.data``
+    is a detached Tensor, in tinycnn the array itself, so these take the array as that Tensor."""
+    if isinstance(x, np.ndarray) or backend.is_cupy_array(x):
+        return Tensor(x)
     return x
 
 

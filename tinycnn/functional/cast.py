@@ -166,7 +166,7 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
     if args and isinstance(args[0], Tensor):
         other = args.pop(0)
         dtype, device = other.dtype, other.device
-    elif args and (isinstance(args[0], str) or args[0] is None or type(args[0]).__name__ == "device"):
+    elif args and (isinstance(args[0], (str, int)) or args[0] is None or type(args[0]).__name__ == "device"):
         device = args.pop(0)
     if args and dtype is None:
         dtype = args.pop(0)
@@ -174,8 +174,8 @@ def to(x: Tensor, *args, **kwargs) -> Tensor:
         raise TypeError(f"to: unexpected positional arguments {args!r}")
     dtype = backend.parse_dtype(dtype, "dtype", "to")
     out = x
-    if device is not None and backend.parse_device(str(device)) != x.device:
-        out = ToDevice.apply(out, device=backend.parse_device(str(device)))
+    if device is not None and backend.parse_device(device) != backend.device_of(x._data):
+        out = ToDevice.apply(out, device=backend.parse_device(device))
     if dtype is not None:
         out = cast(out, dtype)
     if copy and out is x:

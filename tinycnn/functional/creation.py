@@ -17,7 +17,7 @@ from .. import backend
 from ..tensor import Tensor
 
 __all__ = ["tensor", "from_numpy", "as_tensor", "zeros", "ones", "empty", "full", "arange", "linspace", "eye",
-           "randn", "rand", "randint", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like",
+           "randn", "rand", "randint", "randperm", "zeros_like", "ones_like", "full_like", "empty_like", "rand_like",
            "randn_like", "is_tensor", "numel"]
 
 _FLOAT32, _INT64, _BOOL = backend.DTYPES["float32"], backend.DTYPES["int64"], backend.DTYPES["bool"]
@@ -26,7 +26,7 @@ _FLOAT32, _INT64, _BOOL = backend.DTYPES["float32"], backend.DTYPES["int64"], ba
 def _finish(op, arr, device, requires_grad) -> Tensor:
     """``arr`` (a NumPy array) as a Tensor on ``device``."""
     if device is not None:
-        arr = backend.to_device(arr, backend.parse_device(str(device)))
+        arr = backend.to_device(arr, backend.parse_device(device))
     if requires_grad and arr.dtype.kind != "f":
         raise TypeError(f"{op}: only Tensors of floating dtype can require gradients, got {arr.dtype}")
     return Tensor(arr, requires_grad=bool(requires_grad))
@@ -196,7 +196,7 @@ def _draw(op, size, dtype, device, requires_grad, draw):
     dtype = backend.parse_dtype(dtype, "dtype", op) or _FLOAT32
     if dtype.kind != "f":
         raise TypeError(f"{op}: needs a floating dtype, got {dtype}")
-    device = backend.parse_device(str(device)) if device is not None else "cpu"
+    device = backend.parse_device(device) if device is not None else "cpu"
     xp = np if device == "cpu" else backend.cupy_or_raise()
     arr = draw(backend.get_rng(xp), _size(op, size))
     arr = backend.to_device(arr.astype(dtype, copy=False), device)
@@ -238,10 +238,22 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     if high <= low:
         raise ValueError(f"randint: random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     dtype = backend.parse_dtype(dtype, "dtype", "randint") or _INT64
-    device = backend.parse_device(str(device)) if device is not None else "cpu"
+    device = backend.parse_device(device) if device is not None else "cpu"
     xp = np if device == "cpu" else backend.cupy_or_raise()
     arr = backend.get_rng(xp).integers(low, high, _size("randint", (size,))).astype(dtype)
     return _finish("randint", backend.to_device(arr, device), None, requires_grad)
+
+
+def randperm(n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0 .. n-1 (``torch.randperm``), int64 by default, from tinycnn's seeded generator
+    (the order differs from PyTorch's). Raises ValueError for a negative n, TypeError for a non-int."""
+    _no_generator("randperm", generator)
+    (n,) = _size("randperm", (n,))
+    dtype = backend.parse_dtype(dtype, "dtype", "randperm") or _INT64
+    device = backend.parse_device(device) if device is not None else "cpu"
+    xp = np if device == "cpu" else backend.cupy_or_raise()
+    arr = backend.get_rng(xp).permutation(n).astype(dtype)
+    return _finish("randperm", backend.to_device(arr, device), None, requires_grad)
 
 
 def _like(op, x, dtype, device):

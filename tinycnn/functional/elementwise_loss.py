@@ -1,5 +1,5 @@
-"""Element-wise losses, with ``torch.nn.functional``'s semantics: ``mse_loss``, ``l1_loss``,
-``binary_cross_entropy`` and ``binary_cross_entropy_with_logits``.
+"""Element-wise losses, with ``torch.nn.functional``'s semantics: ``mse_loss``, ``l1_loss``, ``smooth_l1_loss``,
+``huber_loss``, ``binary_cross_entropy`` and ``binary_cross_entropy_with_logits``.
 
 Each is one ``Function`` whose backward gives the gradient with respect to the input and, when it requires grad,
 the target. "mean" averages over every element (``mse_loss(weight=...)``: divides by the summed weights).
@@ -17,7 +17,8 @@ from .. import backend
 from ..tensor import Function, Tensor, unbroadcast
 from ._util import check_float, check_tensor
 
-__all__ = ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"]
+__all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+           "binary_cross_entropy_with_logits"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -63,6 +64,30 @@ class _Distance(Function):
         up = _upstream(g, self.reduction, self.d.shape, self.d.dtype, self.denominator)
         local = 2 * self.d if self.squared else xp.sign(self.d)  # |d|' = sign(d): 0 at 0, as PyTorch
         grad = up * local if self.weight is None else up * local * self.weight
+        gx = unbroadcast(grad, self.input_shapes[0]) if self.needs_input_grad[0] else None
+        gy = unbroadcast(-grad, self.input_shapes[1]) if self.needs_input_grad[1] else None
+        return gx, gy
+
+
+class _Robust(Function):
+    """Huber's loss per element, d = x - y: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (``smooth_l1``);
+    ``huber_loss`` is ``beta`` times it (beta = delta). Gradient d / beta inside, sign(d) outside (times beta)."""
+
+    def forward(self, x, y, beta, scale, reduction="mean"):
+        xp = backend.get_array_module(x)
+        d = x - y
+        a = xp.abs(d)
+        self.inside = a < beta
+        safe = beta if beta > 0 else 1.0  # beta = 0 is the L1 loss: no quadratic part
+        losses = xp.where(self.inside, 0.5 * d * d / safe, a - 0.5 * beta) * x.dtype.type(scale)
+        self.d, self.beta, self.scale, self.reduction = d, safe, scale, reduction
+        return _reduce(losses.astype(x.dtype, copy=False), reduction)
+
+    def backward(self, g):
+        xp = backend.get_array_module(g)
+        up = _upstream(g, self.reduction, self.d.shape, self.d.dtype)
+        local = xp.where(self.inside, self.d / self.d.dtype.type(self.beta), xp.sign(self.d)) * self.scale
+        grad = (up * local).astype(g.dtype, copy=False)
         gx = unbroadcast(grad, self.input_shapes[0]) if self.needs_input_grad[0] else None
         gy = unbroadcast(-grad, self.input_shapes[1]) if self.needs_input_grad[1] else None
         return gx, gy
@@ -133,8 +158,9 @@ def _operands(op, x, target, reduction, same_shape):
             raise TypeError(f"{op}: target must be a Tensor or an array, got {type(target).__name__}")
         target = Tensor(backend.to_device(target, x.device))
     if target.dtype != x.dtype:
-        raise TypeError(f"{op}: target must have the input's dtype {x.dtype}, got {target.dtype} (PyTorch raises "
-                        f"too); cast one of them")
+        raise TypeError(f"{op}: target must have the input's dtype {x.dtype}, got {target.dtype}; tinycnn does not "
+                        f"promote a loss's operands (PyTorch does for some losses, not all): cast one of them, e.g. "
+                        f"target.float()")
     if target.shape != x.shape:
         if same_shape:
             raise ValueError(f"{op}: Target size ({target.shape}) must be the same as input size ({x.shape})")
@@ -203,6 +229,36 @@ def l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: st
                              f"{input.shape}")
         w = _weight_array("l1_loss", "weight", weight, input, input.shape)
     return _Distance.apply(input, target, squared=False, reduction=reduction, weight=w)
+
+
+def _nonnegative(op, name, value):
+    if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{op}: {name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def smooth_l1_loss(input: Tensor, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """Smooth L1 loss (``torch.nn.functional.smooth_l1_loss``; Girshick 2015): 0.5 d^2 / beta where |d| < beta,
+    |d| - 0.5 beta elsewhere (beta = 0: the L1 loss). Shapes, dtypes and errors as ``mse_loss``; ValueError for a
+    negative beta."""
+    _legacy("smooth_l1_loss", size_average, reduce)
+    target = _operands("smooth_l1_loss", input, target, reduction, same_shape=False)
+    beta = _nonnegative("smooth_l1_loss", "beta", beta)
+    return _Robust.apply(input, target, beta=beta, scale=1.0, reduction=reduction)
+
+
+def huber_loss(input: Tensor, target, reduction: str = "mean", delta: float = 1.0, weight=None) -> Tensor:
+    """Huber loss (``torch.nn.functional.huber_loss``): 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta)
+    elsewhere, i.e. delta times ``smooth_l1_loss`` with beta = delta. ValueError unless delta > 0;
+    NotImplementedError for ``weight``."""
+    if weight is not None:
+        raise NotImplementedError("huber_loss: weight= is not supported by tinycnn")
+    target = _operands("huber_loss", input, target, reduction, same_shape=False)
+    delta = _nonnegative("huber_loss", "delta", delta)
+    if delta == 0:
+        raise ValueError("huber_loss: delta must be > 0, got 0")
+    return _Robust.apply(input, target, beta=delta, scale=delta, reduction=reduction)
 
 
 def binary_cross_entropy(input: Tensor, target, weight: Tensor | None = None, size_average=None, reduce=None,

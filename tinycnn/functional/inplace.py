@@ -134,7 +134,7 @@ def inplace(x: Tensor, name: str, compute, operands=(), direct=None) -> Tensor:
     x._data[...] = result._data
     mark_modified(x._data)
     if tracked:
-        x._ctx, x.requires_grad = result._ctx, True
+        x._ctx, x._requires_grad = result._ctx, True
     return x
 
 

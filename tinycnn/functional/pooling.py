@@ -16,7 +16,8 @@ Semantics are PyTorch's (``torch.nn.functional.max_pool2d`` / ``avg_pool2d`` / `
 * avg-pool counts the zero padding in the divisor (``count_include_pad=True``, PyTorch's default);
 * ``ceil_mode=True`` adds a last, partial window when the stride does not tile the input, but never one that
   starts in the right padding (GoogLeNet's 112 -> 56 -> 28 -> 14 -> 7); avg-pool never counts the cells of that
-  window beyond the padding.
+  window beyond the padding. So a kernel larger than the padded input still has a window with ``ceil_mode``
+  (x of height 1, kernel 3: one row of windows over the one real row), as in PyTorch; without it, an error.
 """
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ class AvgPool2d(Function):
         return (_fold(dcols, x_shape, kernel_size, stride, padding, padded),)
 
 
-def _check_pool(op, x, kernel_size, stride, padding):
+def _check_pool(op, x, kernel_size, stride, padding, ceil_mode):
     check_tensor("x", x, ndim=4, op=op)
     check_float("x", x, op=op)
     kernel_size = pair("kernel_size", kernel_size, op, minimum=1)
@@ -118,28 +119,43 @@ def _check_pool(op, x, kernel_size, stride, padding):
     if padding[0] > kernel_size[0] // 2 or padding[1] > kernel_size[1] // 2:
         raise ValueError(f"{op}: padding must be at most half of kernel_size {kernel_size}, got {padding}")
     if x.shape[2] + 2 * padding[0] < kernel_size[0] or x.shape[3] + 2 * padding[1] < kernel_size[1]:
-        raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the padded input of x with shape {x.shape}"
-                         f" and padding {padding}")
+        # PyTorch's rule: at least one window. A kernel larger than the padded input still gives one with
+        # ceil_mode when the window starts inside the input or its left padding (its cells past the input are
+        # then padding); otherwise no window fits.
+        out = [pool_output_size(n, k, s, p, bool(ceil_mode)) for n, k, s, p in
+               zip(x.shape[2:], kernel_size, stride, padding)]
+        if min(out) < 1:
+            raise ValueError(f"{op}: kernel_size {kernel_size} is larger than the padded input of x with shape "
+                             f"{x.shape} and padding {padding}: the output would be {out[0]}x{out[1]}")
     return kernel_size, stride, padding
 
 
-def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False) -> Tensor:
-    """Max over (kH, kW) windows, as ``torch.nn.functional.max_pool2d``.
+def max_pool2d(x: Tensor, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False,
+               return_indices: bool = False) -> Tensor:
+    """Max over (kH, kW) windows, as ``torch.nn.functional.max_pool2d`` (its signature, so positional arguments
+    mean the same: the fifth is ``dilation``).
 
     Args:
         x: (N, C, H, W) floating point.
         kernel_size: an int or a pair. stride: defaults to kernel_size. padding: implicit -inf padding, at most
-            half the kernel. ceil_mode: ceil instead of floor in the output size.
+            half the kernel. dilation: 1 only. ceil_mode: ceil instead of floor in the output size.
+            return_indices: False only.
 
     Returns:
         (N, C, H_out, W_out) of x's dtype. On ties the gradient goes to the first maximum in row-major window
         order. Computed by the fast kernel, or by the reference ``MaxPool2d`` inside ``tinycnn.use_reference_ops()``.
 
     Raises:
-        ValueError: x not 4-D, padding above half the kernel, a kernel larger than the padded input.
+        ValueError: x not 4-D, padding above half the kernel, no window at all (a kernel larger than the padded
+            input, unless ceil_mode gives it one window starting inside the input, as PyTorch does).
         TypeError: non-int sizes or non-floating x.
+        NotImplementedError: dilation other than 1, return_indices=True (tinycnn supports neither).
     """
-    kernel_size, stride, padding = _check_pool("max_pool2d", x, kernel_size, stride, padding)
+    if dilation not in (1, (1, 1), [1, 1]):
+        raise NotImplementedError(f"max_pool2d: dilation={dilation!r} is not supported by tinycnn (only 1)")
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True is not supported by tinycnn")
+    kernel_size, stride, padding = _check_pool("max_pool2d", x, kernel_size, stride, padding, ceil_mode)
     fn = MaxPool2d if switch.REFERENCE else FastMaxPool2d
     return fn.apply(x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode))
 
@@ -151,7 +167,7 @@ def avg_pool2d(x: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool =
     Zero padding is counted in the divisor by default (``count_include_pad=True``, PyTorch's default). Shapes and
     errors as ``max_pool2d``; the reference is ``AvgPool2d``.
     """
-    kernel_size, stride, padding = _check_pool("avg_pool2d", x, kernel_size, stride, padding)
+    kernel_size, stride, padding = _check_pool("avg_pool2d", x, kernel_size, stride, padding, ceil_mode)
     fn = AvgPool2d if switch.REFERENCE else FastAvgPool2d
     return fn.apply(x, kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
                     count_include_pad=bool(count_include_pad))

@@ -20,7 +20,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Function, Tensor, _dim_index
-from ._util import check_tensor
+from ._util import check_tensor, data_as_tensor
 from .cast import cast
 
 __all__ = ["sum", "mean", "prod", "var", "std", "max", "min", "amax", "amin", "argmax", "argmin", "all", "any"]
@@ -291,13 +291,13 @@ def max(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keep
     ``(values, indices)`` (the first index at ties, and the gradient goes to it); ``max(x, other)`` the elementwise
     maximum. Raises RuntimeError for an empty tensor without dim."""
     no_out("max", out)
-    return _extreme("max", True, x, dim, keepdim, axis, keepdims)
+    return _extreme("max", True, data_as_tensor(x), dim, keepdim, axis, keepdims)
 
 
 def min(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None):  # noqa: A001
     """``torch.min``, as ``max``."""
     no_out("min", out)
-    return _extreme("min", False, x, dim, keepdim, axis, keepdims)
+    return _extreme("min", False, data_as_tensor(x), dim, keepdim, axis, keepdims)
 
 
 def amax(x: Tensor, dim=(), keepdim: bool = False) -> Tensor:
@@ -333,13 +333,13 @@ def argmax(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, k
     """Index of the maximum (``torch.argmax``): of the flattened tensor without dim, else along ``dim``; the
     first index at ties (a NaN counts as the maximum). int64."""
     no_out("argmax", out)
-    return _arg("argmax", True, x, dim, keepdim, axis, keepdims)
+    return _arg("argmax", True, data_as_tensor(x), dim, keepdim, axis, keepdims)
 
 
 def argmin(x: Tensor, dim=None, keepdim: bool = False, *, out=None, axis=None, keepdims=None) -> Tensor:
     """Index of the minimum (``torch.argmin``), as ``argmax``."""
     no_out("argmin", out)
-    return _arg("argmin", False, x, dim, keepdim, axis, keepdims)
+    return _arg("argmin", False, data_as_tensor(x), dim, keepdim, axis, keepdims)
 
 
 def _logical(op, x, dim, keepdim, axis, keepdims):

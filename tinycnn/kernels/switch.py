@@ -18,23 +18,14 @@ reference, in both modes.
 from __future__ import annotations
 
 import contextlib
-import os
+
+from .. import _environment
 
 __all__ = ["use_reference_ops", "reference_ops_enabled", "ENV_VAR"]
 
-ENV_VAR = "TINYCNN_REFERENCE"
-_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
+ENV_VAR = _environment.REFERENCE  # "TINYCNN_REFERENCE": a bad value is an error at import, in one line
 
-
-def _from_environment() -> bool:
-    value = os.environ.get(ENV_VAR, "").strip().lower()
-    if value not in _TRUE + _FALSE:  # never a silently ignored setting
-        raise ValueError(f"{ENV_VAR} must be one of 1, true, yes, on (reference ops) or 0, false, no, off, empty "
-                         f"(fast kernels), got {os.environ[ENV_VAR]!r}")
-    return value in _TRUE
-
-
-REFERENCE = _from_environment()
+REFERENCE = _environment.reference_flag()
 """True while the reference tier runs: read by the functional wrappers on every call (one attribute lookup)."""
 
 

@@ -9,7 +9,8 @@ from .. import functional as F
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ["ReLU", "Tanh", "Sigmoid", "ScaledTanh", "Softmax", "LogSoftmax", "LeakyReLU", "GELU", "ELU", "SiLU"]
+__all__ = ["ReLU", "Tanh", "Sigmoid", "ScaledTanh", "Softmax", "LogSoftmax", "LeakyReLU", "GELU", "ELU", "SiLU",
+           "Softplus", "Hardtanh", "ReLU6"]
 
 
 def _check_inplace(op, inplace):
@@ -146,6 +147,47 @@ class SiLU(Module):
 
     def forward(self, x):
         return F.silu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta x)) / beta``, linear past ``threshold`` (``torch.nn.Softplus``)."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        F.softplus(Tensor([0.0]), beta, threshold)  # validates the arguments now, naming them
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(Module):
+    """``x`` clipped to [min_val, max_val] (``torch.nn.Hardtanh``)."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        F.hardtanh(Tensor([0.0]), min_val, max_val)  # validates the bounds now, naming them
+        self.min_val, self.max_val = min_val, max_val
+        self.inplace = _check_inplace(type(self).__name__, inplace)
+
+    def forward(self, x):
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``min(max(x, 0), 6)`` (``torch.nn.ReLU6``)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import backend
 
-__all__ = ["calculate_fans", "uniform_", "normal_", "zeros_", "ones_", "constant_", "kaiming_uniform_",
+__all__ = ["calculate_fans", "calculate_gain", "uniform_", "normal_", "zeros_", "ones_", "constant_",
+           "kaiming_uniform_",
            "kaiming_normal_", "xavier_uniform_", "xavier_normal_", "lecun_uniform_", "default_init_"]
 
 
@@ -46,27 +47,36 @@ def _fill(param, sample):
     return param
 
 
-def uniform_(param, low: float = 0.0, high: float = 1.0):
-    """Fill with U(low, high)."""
-    return _fill(param, lambda rng, shape: rng.uniform(low, high, shape))
+def _no_generator(op, generator):
+    if generator is not None:
+        raise NotImplementedError(f"{op}: generator= is not supported by tinycnn (its draws come from the generator "
+                                  f"that tinycnn.manual_seed seeds)")
 
 
-def normal_(param, mean: float = 0.0, std: float = 1.0):
-    """Fill with N(mean, std^2)."""
-    return _fill(param, lambda rng, shape: rng.normal(mean, std, shape))
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
+    """Fill with U(a, b) (``torch.nn.init.uniform_``)."""
+    _no_generator("uniform_", generator)
+    return _fill(tensor, lambda rng, shape: rng.uniform(a, b, shape))
 
 
-def constant_(param, value: float):
-    param.data[...] = value
-    return param
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
+    """Fill with N(mean, std^2) (``torch.nn.init.normal_``)."""
+    _no_generator("normal_", generator)
+    return _fill(tensor, lambda rng, shape: rng.normal(mean, std, shape))
 
 
-def zeros_(param):
-    return constant_(param, 0.0)
+def constant_(tensor, val: float):
+    """Fill with ``val`` (``torch.nn.init.constant_``)."""
+    tensor.data[...] = val
+    return tensor
 
 
-def ones_(param):
-    return constant_(param, 1.0)
+def zeros_(tensor):
+    return constant_(tensor, 0.0)
+
+
+def ones_(tensor):
+    return constant_(tensor, 1.0)
 
 
 def _gain(nonlinearity: str, a: float = 0.0) -> float:
@@ -82,29 +92,55 @@ def _gain(nonlinearity: str, a: float = 0.0) -> float:
     raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
 
 
-def kaiming_uniform_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def calculate_gain(nonlinearity: str, param=None) -> float:
+    """The recommended gain for a nonlinearity (``torch.nn.init.calculate_gain``): 1 for linear, conv and sigmoid,
+    5/3 for tanh, sqrt(2) for relu, sqrt(2 / (1 + slope^2)) for leaky_relu (slope ``param``, 0.01 when None, as
+    PyTorch), 3/4 for selu. Raises ValueError for another name or a non-number param."""
+    linear = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+              "sigmoid")
+    if nonlinearity in linear:
+        return 1
+    if nonlinearity == "selu":
+        return 3.0 / 4
+    if nonlinearity == "leaky_relu":
+        if param is None:
+            param = 0.01
+        elif not isinstance(param, (int, float)) or isinstance(param, bool):
+            raise ValueError(f"negative_slope {param} not a valid number")
+        return math.sqrt(2.0 / (1 + param ** 2))
+    if nonlinearity in ("tanh", "relu"):
+        return _gain(nonlinearity)
+    raise ValueError(f"Unsupported nonlinearity {nonlinearity}")
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """He et al. 2015: U(-b, b), b = gain * sqrt(3 / fan), gain sqrt(2) for ReLU."""
-    fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
+    _no_generator("kaiming_uniform_", generator)
+    fan = calculate_fans(tensor.shape)[0 if mode == "fan_in" else 1]
     bound = _gain(nonlinearity, a) * math.sqrt(3.0 / fan)
-    return uniform_(param, -bound, bound)
+    return uniform_(tensor, -bound, bound)
 
 
-def kaiming_normal_(param, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"):
+def kaiming_normal_(tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu", generator=None):
     """He et al. 2015: N(0, gain^2 / fan); torchvision's ResNet uses mode="fan_out", nonlinearity="relu"."""
-    fan = calculate_fans(param.shape)[0 if mode == "fan_in" else 1]
-    return normal_(param, 0.0, _gain(nonlinearity, a) / math.sqrt(fan))
+    _no_generator("kaiming_normal_", generator)
+    fan = calculate_fans(tensor.shape)[0 if mode == "fan_in" else 1]
+    return normal_(tensor, 0.0, _gain(nonlinearity, a) / math.sqrt(fan))
 
 
-def xavier_uniform_(param, gain: float = 1.0):
+def xavier_uniform_(tensor, gain: float = 1.0, generator=None):
     """Glorot & Bengio 2010: U(-b, b), b = gain * sqrt(6 / (fan_in + fan_out))."""
-    fan_in, fan_out = calculate_fans(param.shape)
+    _no_generator("xavier_uniform_", generator)
+    fan_in, fan_out = calculate_fans(tensor.shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(param, -bound, bound)
+    return uniform_(tensor, -bound, bound)
 
 
-def xavier_normal_(param, gain: float = 1.0):
-    fan_in, fan_out = calculate_fans(param.shape)
-    return normal_(param, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+def xavier_normal_(tensor, gain: float = 1.0, generator=None):
+    """Glorot & Bengio 2010: N(0, gain^2 2 / (fan_in + fan_out))."""
+    _no_generator("xavier_normal_", generator)
+    fan_in, fan_out = calculate_fans(tensor.shape)
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
 def lecun_uniform_(param, scale: float = 2.4):
@@ -120,3 +156,7 @@ def default_init_(weight, bias=None):
     if bias is not None:
         bound = 1.0 / math.sqrt(calculate_fans(weight.shape)[0])
         uniform_(bias, -bound, bound)
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.nn.init", "torch.nn.init")

@@ -256,8 +256,8 @@ class Module(DeviceDtypeMixin, HookMixin):
             if module is not None:
                 yield from module.named_modules(memo, prefix + ("." if prefix else "") + name, remove_duplicate)
 
-    def modules(self):
-        for _, m in self.named_modules():
+    def modules(self, remove_duplicate: bool = True):
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
     def _named_members(self, table: str, prefix: str, recurse: bool, remove_duplicate: bool):

@@ -139,3 +139,8 @@ def freeze_batch_norm(module):
                 target.data[...] = source.data if source is not None else 0
             setattr(parent, name, frozen)
     return module
+
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.nn.utils", "torch.nn.utils")

@@ -328,3 +328,7 @@ class LinearLR(LRScheduler):
 
 
 from ._lr_extra import OneCycleLR, ReduceLROnPlateau  # noqa: E402  (they subclass LRScheduler above)
+
+from .._missing import module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr("tinycnn.optim.lr_scheduler", "torch.optim.lr_scheduler")

@@ -194,8 +194,9 @@ class Optimizer:
 
     # ----- saving and loading -----
     def state_dict(self) -> dict:
-        """``{"state": {index: {name: array or number}}, "param_groups": [{option: value, "params": [index]}]}``,
-        PyTorch's form; the arrays are host NumPy (references on the CPU)."""
+        """``{"state": {index: {name: Tensor or number}}, "param_groups": [{option: value, "params": [index]}]}``,
+        PyTorch's form. The state Tensors share memory with the optimizer's on the CPU, as PyTorch's references;
+        from a GPU they are host copies (PyTorch keeps them on the GPU), so a checkpoint can store them."""
         mapping, groups = {}, []
         for group in self.param_groups:
             packed = {k: v for k, v in group.items() if k != "params"}
@@ -206,7 +207,7 @@ class Optimizer:
         state = {}
         for p, values in self.state.items():
             key = mapping.get(id(p), p) if isinstance(p, Tensor) else p
-            state[key] = {k: backend.to_device(v.data, "cpu") if isinstance(v, Tensor) else v
+            state[key] = {k: Tensor(backend.to_device(v.data, "cpu")) if isinstance(v, Tensor) else v
                           for k, v in values.items()}
         return {"state": state, "param_groups": groups}
 

@@ -111,7 +111,8 @@ def _not_a_file_hint(weights) -> str:
     return ""
 
 
-def load_weights(model, weights, *, strict: bool = True, check_hash=None, model_name: str | None = None):
+def load_weights(model, weights, *, strict: bool = True, check_hash=None, model_name: str | None = None,
+                 source: str | None = None):
     """Load a weight file (or a state dict) into ``model``, in place, as ``model.load_state_dict(state, strict)``.
 
     Args:
@@ -121,6 +122,7 @@ def load_weights(model, weights, *, strict: bool = True, check_hash=None, model_
         strict: every key of the model in the file and no other (PyTorch's default); shapes are always checked.
         check_hash: see ``load_file`` (default: check the SHA-256 prefix a torchvision-style name carries).
         model_name: how the error names the model ("resnet18"); the class name by default.
+        source: how the error names a state dict given as a mapping (the file it was read from).
     Returns:
         ``(missing_keys, unexpected_keys)``, as ``load_state_dict`` (both empty with ``strict``).
     Raises:
@@ -129,7 +131,7 @@ def load_weights(model, weights, *, strict: bool = True, check_hash=None, model_
         copied then. FileNotFoundError, WeightsFileError (one line) for an unreadable file or a failed hash check.
     """
     if isinstance(weights, Mapping):
-        state, source = weights, "the given state dict"
+        state, source = weights, source or "the given state dict"
     elif isinstance(weights, (str, os.PathLike)):
         if not os.path.exists(weights):
             hint = _not_a_file_hint(weights)
