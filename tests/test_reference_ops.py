@@ -27,8 +27,8 @@ CONV_METHOD_MAX_LINES = 12
 # ... and the whole class, docstring included.
 CONV_CLASS_MAX_LINES = 32
 
-# Every reference op: the classes the functional wrappers apply in reference mode. Conv2d, MaxPool2d and AvgPool2d
-# have a fast kernel beside them (tinycnn/kernels); the others have one implementation, which is the reference.
+# Every reference op: the classes the functional wrappers apply in reference mode. Conv2d, MaxPool2d, AvgPool2d and
+# BatchNorm have a fast kernel beside them (tinycnn/kernels); the others have one implementation, the reference.
 REFERENCE_FUNCTIONS = [
     reference_conv.Conv2d, reference_pooling.MaxPool2d, reference_pooling.AvgPool2d,
     reference_pooling.AdaptiveAvgPool2d, reference_pooling.GlobalAvgPool2d,
@@ -52,9 +52,14 @@ OPS = {  # name: (call, inputs)
         dtype)[:1]),
     "avg_pool2d": (lambda x: F.avg_pool2d(x, 3, 2, padding=1, ceil_mode=True, count_include_pad=False),
                    lambda dtype=np.float64: conv_case(dtype)[:1]),
+    "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                   lambda dtype=np.float64: [conv_case(dtype)[0]] + [tc.Tensor(np.linspace(0.5, 2.0, 4).astype(
+                       dtype), requires_grad=True) for _ in range(2)]),
 }
-FAST_NAMES = {"conv2d": "FastConv2d", "max_pool2d": "FastMaxPool2d", "avg_pool2d": "FastAvgPool2d"}
-REFERENCE_NAMES = {"conv2d": "Conv2d", "max_pool2d": "MaxPool2d", "avg_pool2d": "AvgPool2d"}
+FAST_NAMES = {"conv2d": "FastConv2d", "max_pool2d": "FastMaxPool2d", "avg_pool2d": "FastAvgPool2d",
+              "batch_norm": "FastBatchNorm"}
+REFERENCE_NAMES = {"conv2d": "Conv2d", "max_pool2d": "MaxPool2d", "avg_pool2d": "AvgPool2d",
+                   "batch_norm": "BatchNorm"}
 
 
 def tier_of(name):

@@ -121,6 +121,8 @@ def test_errors_name_the_argument():
         F.batch_norm(x, None, None, t64(np.ones(2)), training=True)
     with pytest.raises(ValueError, match="needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)
+    with pytest.raises(TypeError, match="momentum must be a float, got None"):  # torch's F refuses None too
+        F.batch_norm(x, None, None, training=True, momentum=None)
 
 
 # --- float64 gradchecks --------------------------------------------------------------------------------------

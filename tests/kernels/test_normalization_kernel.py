@@ -129,3 +129,107 @@ def test_channel_blocks_are_views_for_the_two_layouts_and_none_otherwise():
     assert bn_kernel.channel_blocks(c).shape == (1, 3, 40) and np.shares_memory(bn_kernel.channel_blocks(c), c)
     assert bn_kernel.channel_blocks(laid_out(a, "nhwc")) is None
     assert bn_kernel.channel_blocks(laid_out(a, "strided")) is None
+
+
+# ----- the module over several steps: fast tier, reference tier and PyTorch ------------------------------------
+
+MODULE_CASES = [  # (momentum, affine, dtype, layout, N): momentum None is the cumulative average (nn.BatchNorm2d)
+    (0.1, True, np.float64, "nchw", 4), (None, True, np.float64, "chwn", 4), (None, False, np.float32, "nchw", 3),
+    (0.3, False, np.float64, "strided", 2), (0.1, True, np.float32, "nhwc", 5), (0.1, True, np.float64, "chwn", 1),
+    (None, True, np.float64, "strided", 1),
+]
+MODULE_IDS = [f"momentum={m}-affine={a}-{np.dtype(d).name}-{lay}-N={n}" for m, a, d, lay, n in MODULE_CASES]
+
+
+def module_steps(make_module, as_input, momentum, affine, dtype, layout, n):
+    """Three training steps then one evaluation step of a (n, 3, 4, 5) BatchNorm2d: per step the output and the
+    gradients of x, weight and bias; at the end the running statistics and num_batches_tracked. ``as_input`` turns a
+    NumPy array into the library's input tensor (requires_grad)."""
+    rng = np.random.default_rng(7)
+    bn = make_module(momentum, affine, dtype)
+    results = []
+    for step in range(4):
+        x = laid_out(rng.normal(step - 1.0, 1.0 + step, (n, 3, 4, 5)) * np.array([1.0, 5.0, 0.2])[:, None, None]
+                     + np.array([10.0, -3.0, 0.0])[:, None, None], layout).astype(dtype, copy=False)
+        x = laid_out(x, layout)  # the cast may have changed the memory order back
+        r = rng.standard_normal(x.shape).astype(dtype)
+        if step == 3:
+            bn.eval()
+        xt = as_input(x)
+        y = bn(xt)
+        (y * as_input(r).detach()).sum().backward()
+        grads = [xt.grad] + ([bn.weight.grad, bn.bias.grad] if affine else [])
+        results.append([np.array(y.detach().numpy())] + [np.array(g.numpy()) for g in grads])
+        for p in bn.parameters():
+            p.grad = None
+    stats = [np.array(bn.running_mean.numpy()), np.array(bn.running_var.numpy()),
+             int(bn.num_batches_tracked.numpy())]
+    return results, stats
+
+
+def tinycnn_module(reference):
+    def make(momentum, affine, dtype):
+        return tc.nn.BatchNorm2d(3, momentum=momentum, affine=affine, dtype=dtype)
+
+    def as_input(a):
+        return tc.Tensor(a.copy(order="K"), requires_grad=True)
+
+    def run(*case):
+        with tc.use_reference_ops(reference):
+            return module_steps(make, as_input, *case)
+    return run
+
+
+def assert_steps_equal(a, b, dtype):
+    rtol, atol = (1e-10, 1e-10) if dtype == np.float64 else (1e-4, 1e-4)
+    for step_a, step_b in zip(a[0], b[0]):
+        assert len(step_a) == len(step_b)
+        for u, v in zip(step_a, step_b):
+            assert u.dtype == v.dtype == dtype
+            np.testing.assert_allclose(u, v, rtol=rtol, atol=atol * max(1.0, np.abs(v).max()))
+    for u, v in zip(a[1][:2], b[1][:2]):
+        np.testing.assert_allclose(u, v, rtol=rtol, atol=atol)
+    assert a[1][2] == b[1][2] == 3
+
+
+@pytest.mark.parametrize("momentum, affine, dtype, layout, n", MODULE_CASES, ids=MODULE_IDS)
+def test_fast_batch_norm_module_equals_the_reference_over_steps(momentum, affine, dtype, layout, n):
+    # nn.BatchNorm2d on the fast kernel: training steps (running statistics updated with momentum, or with
+    # 1 / num_batches_tracked for momentum=None), then evaluation on those statistics; N = 1; no affine
+    # parameters; float32 and float64; inputs in several memory orders, views with gaps among them
+    case = (momentum, affine, dtype, layout, n)
+    fast, ref = tinycnn_module(False)(*case), tinycnn_module(True)(*case)
+    assert_steps_equal(fast, ref, np.dtype(dtype))
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("momentum, affine, dtype, layout, n", MODULE_CASES, ids=MODULE_IDS)
+def test_fast_batch_norm_module_equals_torch_over_steps(momentum, affine, dtype, layout, n):
+    torch = pytest.importorskip("torch")
+
+    def make(momentum, affine, dtype):
+        return torch.nn.BatchNorm2d(3, momentum=momentum, affine=affine, dtype=torch.from_numpy(np.zeros(0, dtype))
+                                    .dtype)
+
+    def as_input(a):
+        return torch.tensor(a, requires_grad=True)
+
+    case = (momentum, affine, dtype, layout, n)
+    assert_steps_equal(tinycnn_module(False)(*case), module_steps(make, as_input, *case), np.dtype(dtype))
+
+
+def test_fast_batch_norm_evaluation_on_one_value_per_channel():
+    # evaluation needs no batch statistics: N = 1 and a 1x1 image are fine, and equal the reference
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 4, 1, 1))
+    rm, rv = rng.standard_normal(4), rng.uniform(0.5, 2.0, 4)
+    ys = []
+    for reference in (False, True):
+        xt = tc.Tensor(x.copy(), requires_grad=True)
+        with tc.use_reference_ops(reference):
+            y = F.batch_norm(xt, rm, rv, training=False)
+        y.sum().backward()
+        ys.append((y.numpy(), xt.grad.numpy()))
+    np.testing.assert_allclose(ys[0][0], (x - rm[:, None, None]) / np.sqrt(rv[:, None, None] + 1e-5), rtol=1e-12)
+    for a, b in zip(ys[0], ys[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

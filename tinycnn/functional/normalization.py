@@ -101,6 +101,7 @@ def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None = Non
             1 - this). eps: added to the variance.
 
     Raises:
+        TypeError: momentum or eps not a number (None included: the cumulative average is ``nn.BatchNorm2d``'s).
         ValueError: training with one value per channel (N * H * W == 1): its variance is undefined; a running
             statistic or weight not of shape (C,); missing running statistics in evaluation.
     """
@@ -115,6 +116,9 @@ def batch_norm(x: Tensor, running_mean, running_var, weight: Tensor | None = Non
             raise ValueError(f"{op}: {name} must have shape ({c},) for x of shape {x.shape}, got {tuple(v.shape)}")
     if training and x.numel() // c <= 1:
         raise ValueError(f"{op}: training needs more than 1 value per channel, got x of shape {x.shape}")
+    for name, v in (("momentum", momentum), ("eps", eps)):  # as torch: a number (momentum=None is nn's, not F's)
+        if not isinstance(v, numbers.Real) or isinstance(v, bool):
+            raise TypeError(f"{op}: {name} must be a float, got {v!r}")
     if not training and (rm is None or rv is None):
         raise ValueError(f"{op}: evaluation (training=False) needs running_mean and running_var")
     check_same_dtype(op, x=x, weight=weight, bias=bias)
