@@ -1,7 +1,8 @@
 """The two tiers of ops against each other in one process: the textbook reference (``tinycnn.use_reference_ops()``)
 and the fast kernels (the default), with PyTorch beside them when it is installed.
 
-    python benchmarks/reference_vs_fast.py            # LeNet-5's training step, ResNet's 3x3 layer, AlexNet's pool
+    python benchmarks/reference_vs_fast.py            # LeNet-5's training step, ResNet's 3x3 layer, AlexNet's pool,
+                                                      # ResNet-20's batch norm
     python benchmarks/reference_vs_fast.py --quick    # fewer repeats
 
 Each row's calls take turns (``common.measure_interleaved``: fast, reference, PyTorch, in rounds), so all three
@@ -83,6 +84,45 @@ def pool_calls(torch):
     return {f"{name} forward+backward": (tiny, peer)}
 
 
+def batch_norm_calls(torch, batch=128, channels=16, size=32):
+    """Training-mode batch norm of ResNet-20's first stage (batch 128, 16 channels, 32x32, affine), its input a conv
+    output's (C, H, W, N) memory for tinycnn, NCHW for PyTorch: forward alone and forward+backward."""
+    import tinycnn as tc  # noqa: PLC0415
+    import tinycnn.functional as F  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    x_np = (rng.standard_normal((batch, channels, size, size)) * 2 + 1).astype(np.float32)
+    x = tc.Tensor(to_chwn(x_np), requires_grad=True)
+    w, b = (tc.Tensor(np.full(channels, v, np.float32), requires_grad=True) for v in (1.0, 0.0))
+    rm, rv = np.zeros(channels, np.float32), np.ones(channels, np.float32)
+    g = to_chwn(np.ones(x_np.shape, np.float32))
+
+    def fwd():
+        with tc.no_grad():
+            F.batch_norm(x, rm, rv, w, b, training=True)
+
+    def fwd_bwd():
+        x.grad = w.grad = b.grad = None
+        F.batch_norm(x, rm, rv, w, b, training=True).backward(g)
+
+    peer_fwd = peer_fwd_bwd = None
+    if torch is not None:
+        tx = torch.tensor(x_np, requires_grad=True)
+        tw, tb = torch.ones(channels, requires_grad=True), torch.zeros(channels, requires_grad=True)
+        trm, trv, tg = torch.zeros(channels), torch.ones(channels), torch.ones(x_np.shape)
+
+        def peer_fwd():
+            with torch.no_grad():
+                torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True)
+
+        def peer_fwd_bwd():
+            tx.grad = tw.grad = tb.grad = None
+            torch.nn.functional.batch_norm(tx, trm, trv, tw, tb, training=True).backward(tg)
+
+    label = f"batch norm, ResNet-20 stage 1 (batch {batch}, {channels}, {size}x{size})"
+    return {f"{label} forward": (fwd, peer_fwd), f"{label} forward+backward": (fwd_bwd, peer_fwd_bwd)}
+
+
 def lenet_calls(torch, batch=128):
     """The LeNet-5 training step of run.py (forward, cross-entropy, backward, SGD with momentum), both engines."""
     return {f"LeNet-5 training step (batch {batch})": lenet_step_calls(torch, batch)}
@@ -95,7 +135,7 @@ def main():
     torch = common.torch_or_none()
     rows = []
     print(f"{'row':<62} {'fast ms':>9} {'reference ms':>13} {'ref / fast':>10} {'torch ms':>9}")
-    for calls in (lenet_calls, resnet_calls, pool_calls):
+    for calls in (lenet_calls, resnet_calls, pool_calls, batch_norm_calls):
         for name, (tiny, peer) in calls(torch).items():
             fns = [in_tier(False, tiny), in_tier(True, tiny)] + ([peer] if peer else [])
             slow = "ResNet" in name and "backward" in name

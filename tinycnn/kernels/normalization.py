@@ -18,8 +18,8 @@ step (``benchmarks/profile_step.py``). Here:
   otherwise (the residual branch hands NCHW gradients to some layers) is copied once into x's order, since a pass
   over two arrays of different orders runs several times slower.
 
-Together: forward 4-6x, backward 6-10x faster than the reference on ResNet-20's layers (``benchmarks/run.py``'s
-batch-norm rows). ``tests/kernels/test_normalization_kernel.py`` proves it equal to the reference in float64.
+Together: forward 4-6x, backward 6-10x faster than the reference on ResNet-20's layers (the batch-norm rows of
+``benchmarks/reference_vs_fast.py``, the two tiers taking turns in one process). ``tests/kernels/test_normalization_kernel.py`` proves it equal to the reference in float64.
 """
 from __future__ import annotations
 
