@@ -389,7 +389,8 @@ def test_resume_with_other_settings_is_refused_and_overwrite_replaces(tmp_path, 
         fit(TrainConfig(out=str(tmp_path), resume=True, **{**config, "epochs": 3, "seed": 6}), log=quiet)
     lines = []
     result = fit(TrainConfig(out=str(tmp_path), overwrite=True, **{**config, "seed": 6}), log=lines.append)
-    assert any("removed" in line and "checkpoint.npz" in line for line in lines)
+    assert any(line.startswith(f"--overwrite: the earlier run in {tmp_path} (lenet5, epoch 1 of 1") for line in lines)
+    assert any(line.startswith(f"replaced the earlier run in {tmp_path}") for line in lines)  # at its first checkpoint
     assert result["config"]["seed"] == 6
     assert load_checkpoint(tmp_path / "checkpoint.npz")[1]["config"]["seed"] == 6
 

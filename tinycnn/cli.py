@@ -127,7 +127,7 @@ def _train_config(args):
     from .runconfig import RESUMABLE_FIELDS  # noqa: PLC0415
     from .train import CHECKPOINT, TrainConfig  # noqa: PLC0415
 
-    out = args.out or f"runs/{args.model}"
+    out = args.out if args.out is not None else f"runs/{args.model}"  # --out '' is refused as TrainConfig(out="")
     values = {}
     if args.resume:
         try:  # an unreadable checkpoint is reported by fit, with the reason
