@@ -146,13 +146,15 @@ def test_sigterm_during_a_checkpoint_write_lets_the_write_finish(tmp_path, refer
 
 
 @pytest.mark.slow
-def test_sigterm_before_the_first_checkpoint_saves_nothing(tmp_path):
+def test_sigterm_before_the_first_checkpoint_saves_only_the_settings_and_resume_starts_over(tmp_path, reference):
     out = tmp_path / "run"
     marker = tmp_path / "marker"
     code, stdout, _ = signal_when_marked(start("pause-step:3", out, marker=marker), marker, signal.SIGTERM)
     assert code == 128 + signal.SIGTERM
-    assert "interrupted by SIGTERM before the first epoch ended: nothing saved" in stdout
-    assert sorted(os.listdir(out)) == []
+    assert "interrupted by SIGTERM before the first epoch ended: nothing saved but the run's settings" in stdout
+    assert sorted(os.listdir(out)) == [".tinycnn-settings.json"]
+    run("none", out, "--resume")  # the run's own settings, from the start: the same as one never interrupted
+    assert_same_as(out, reference)
 
 
 # ----- R1's findings 3, 6, 17: a second run at once, a full disk, a signal during the final write -----
@@ -173,7 +175,7 @@ def test_a_second_run_into_the_same_folder_is_refused_and_the_lock_goes_with_the
                      f"{out / '.tinycnn-train.lock'})"]
     first.send_signal(signal.SIGTERM)
     assert finish(first)[0] == 128 + signal.SIGTERM
-    assert os.listdir(out) == []  # the lock went with the interrupted run
+    assert os.listdir(out) == [".tinycnn-settings.json"]  # the lock went with the interrupted run (its settings stay)
 
 
 @pytest.mark.parametrize("name, good_epoch", [("checkpoint.npz", 1), ("metrics.json", 2)])

@@ -122,7 +122,7 @@ def test_the_lock_holds_the_pid_while_training_and_is_removed_after(tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         fit(TrainConfig(out=str(tmp_path), progress=False), log=quiet)
     assert seen == [f"{os.getpid()}\n"]
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == [runfolder.SETTINGS]  # the lock is gone; the settings wait for a --resume
 
 
 # ----- #2: --overwrite keeps the earlier run until its first checkpoint -----
@@ -195,3 +195,63 @@ def test_resume_of_a_finished_run_rewrites_metrics_that_are_behind_its_checkpoin
     assert "rewrote" in capsys.readouterr().out
     assert json.loads((out / "metrics.json").read_text())["history"] == good["history"]
     assert not (out / runfolder.LOCK_NAME).exists()
+
+
+# ----- a run stopped before its first checkpoint: --resume starts it again with its own settings -----
+
+@pytest.fixture
+def configs(monkeypatch):
+    """The resolved config of each run that gets as far as loading its data (which is then stopped, as Ctrl-C)."""
+    seen = []
+
+    def prepare(config):
+        seen.append(config)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(train, "prepare", prepare)
+    return seen
+
+
+def test_resume_before_the_first_checkpoint_keeps_the_runs_settings(tmp_path, configs, capsys):
+    """R-review: a fine-tune stopped in its first epoch, then `tinycnn train MODEL --out DIR --resume`, became a
+    new default MNIST run: the settings were only ever stored in the checkpoint."""
+    out = str(tmp_path / "run")
+    first = ["train", "lenet5", "--dataset", "fashion-mnist", "--epochs", "3", "--lr", "0.01", "--seed", "7",
+             "--train-limit", "64", "--no-progress", "--out", out]
+    assert main(first) == 130
+    assert "nothing saved but the run's settings; --resume (resume=True) starts it again" in capsys.readouterr().out
+    assert sorted(os.listdir(out)) == [runfolder.SETTINGS]
+    assert main(["train", "lenet5", "--out", out, "--resume", "--no-progress"]) == 130
+    assert "stopped before its first epoch ended; starting it again with its settings" in capsys.readouterr().out
+    a, b = configs
+    assert (b.dataset, b.epochs, b.lr, b.seed, b.train_limit) == ("fashion-mnist", 3, 0.01, 7, 64)
+    assert train._recorded(a) == {**train._recorded(b), "progress": a.progress}
+
+
+def test_resume_before_the_first_checkpoint_with_other_settings_is_refused(tmp_path, configs):
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        fit(TrainConfig(out=str(out), dataset="fashion-mnist", epochs=3, progress=False), log=quiet)
+    with pytest.raises(RunError, match=r"started with dataset='fashion-mnist' \(given 'mnist'\).*stopped before "
+                                       r"its first checkpoint"):
+        fit(TrainConfig(out=str(out), epochs=3, progress=False, resume=True), log=quiet)
+    assert len(configs) == 1
+
+
+def test_without_resume_a_folder_holding_only_settings_takes_a_new_run(tmp_path, configs):
+    """Nothing is lost by replacing the settings of a run that saved no epoch: no --overwrite needed."""
+    out = tmp_path / "run"
+    for dataset in ("fashion-mnist", "mnist"):
+        with pytest.raises(KeyboardInterrupt):
+            fit(TrainConfig(out=str(out), dataset=dataset, progress=False), log=quiet)
+    assert json.loads((out / runfolder.SETTINGS).read_text())["config"]["dataset"] == "mnist"
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b'{"format": "other", "config": {}}', b"\xff\xfe"])
+def test_a_damaged_settings_file_is_one_error_naming_it(tmp_path, configs, capsys, content):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / runfolder.SETTINGS).write_bytes(content)
+    assert main(["train", "lenet5", "--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"tinycnn train: error: {out / runfolder.SETTINGS}: ") and "\n" not in err
+    assert configs == []

@@ -6,6 +6,10 @@
 - **Resuming** (:func:`resume_state`): the checkpoint must hold a training state that fits the run (its settings,
   its epoch and history: :mod:`tinycnn._checkpoint_checks`). A run that has already finished is reported without
   writing anything (:func:`finished_run`), so ``--resume`` of a finished run works in a read-only folder.
+- **A run stopped before its first checkpoint** keeps its settings in ``OUT/.tinycnn-settings.json`` (written
+  when a new run starts in a folder holding no run, removed once its first checkpoint is written), so ``--resume``
+  starts it again with them instead of with the defaults (a fine-tune stopped in its first epoch would otherwise
+  have become a new MNIST run).
 - **A failed write** (a full disk): :func:`write_failure` names the file, the reason, the last good checkpoint and
   how to continue.
 """
@@ -17,15 +21,53 @@ import time
 from pathlib import Path
 
 from ._checkpoint_checks import check_resumable, check_state_fits
-from ._fileio import _alive
+from ._fileio import _alive, atomic_write_bytes
 from .checkpoint import CheckpointError, read_checkpoint
 from .runconfig import RunError, config_mismatches, existing_run_files
 
-__all__ = ["RunLock", "RunWriteError", "LOCK_NAME", "CHECKPOINT", "describe_run", "resume_state", "finished_run",
-           "restore_training", "write_failure"]
+__all__ = ["RunLock", "RunWriteError", "LOCK_NAME", "CHECKPOINT", "SETTINGS", "describe_run", "resume_state",
+           "finished_run", "restore_training", "write_failure", "write_settings", "read_settings", "saved_config"]
 
 CHECKPOINT = "checkpoint.npz"
 LOCK_NAME = ".tinycnn-train.lock"
+SETTINGS = ".tinycnn-settings.json"
+
+
+def write_settings(out: Path, recorded: dict) -> None:
+    """Record a new run's settings (``recorded``: its resolved config) until its first checkpoint holds them."""
+    text = json.dumps({"format": "tinycnn-run-settings", "config": recorded}, indent=1, sort_keys=True)
+    atomic_write_bytes(Path(out) / SETTINGS, text.encode())
+
+
+def read_settings(out: Path) -> dict | None:
+    """The config recorded by :func:`write_settings` in ``out``, or None if there is none.
+
+    Raises RunError naming the file when it cannot be read or is not what write_settings writes."""
+    path = Path(out) / SETTINGS
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise RunError(f"{path}: unreadable run settings ({e}); remove it, or pass --overwrite (overwrite=True)") \
+            from None
+    if not isinstance(saved, dict) or saved.get("format") != "tinycnn-run-settings" or \
+            not isinstance(saved.get("config"), dict):
+        raise RunError(f"{path}: not a tinycnn run-settings file (expected a JSON object with format "
+                       "'tinycnn-run-settings' and a config object); remove it, or pass --overwrite (overwrite=True)")
+    return saved["config"]
+
+
+def saved_config(out: Path) -> dict:
+    """The settings of the run in ``out``: its checkpoint's, else those of a run stopped before its first
+    checkpoint, else {} (an unreadable checkpoint gives {}: resuming it reports why)."""
+    out = Path(out)
+    if (out / CHECKPOINT).exists():
+        try:
+            return dict(read_checkpoint(out / CHECKPOINT)["meta"].get("config", {}))
+        except (OSError, ValueError):
+            return {}
+    return read_settings(out) or {}
 
 
 class RunWriteError(OSError):
@@ -121,7 +163,17 @@ def resume_state(config, out: Path, log):
         if existing_run_files(out):
             raise RunError(f"cannot resume the run in {out}: {path} is missing (the folder holds "
                            f"{', '.join(existing_run_files(out))}); pass --overwrite (overwrite=True) for a new run")
-        log(f"no checkpoint in {out}: starting a new run there")
+        settings = read_settings(out)
+        if settings is None:
+            log(f"no checkpoint in {out}: starting a new run there")
+            return None
+        mismatches = config_mismatches(settings, config)
+        if mismatches:
+            raise RunError(f"cannot resume the run in {out} with other settings: it was started with "
+                           f"{'; '.join(mismatches)} and stopped before its first checkpoint. Give its settings, or "
+                           "--overwrite (overwrite=True) or another --out for a new run")
+        log(f"no checkpoint in {out}: the run started there stopped before its first epoch ended; starting it again "
+            f"with its settings ({out / SETTINGS})")
         return None
     checkpoint = read_checkpoint(path)
     if checkpoint.get("training") is None or "epoch" not in checkpoint["meta"]:

@@ -40,8 +40,8 @@ from .data.loader import MNIST_MEAN, MNIST_STD
 from .optim import SGD, Adam
 from .runconfig import (RUN_FILES, ConfigError, RunError, TrainConfig, check_data_dir, check_output_folder,
                         existing_run_files, validate_config)
-from .runfolder import (CHECKPOINT, RunLock, RunWriteError, describe_run, finished_run, resume_state,
-                        restore_training, write_failure)
+from .runfolder import (CHECKPOINT, SETTINGS, RunLock, RunWriteError, describe_run, finished_run, resume_state,
+                        restore_training, write_failure, write_settings)
 from .rundata import RunData, new_model, pad_images, prepare
 from .tensor import Tensor, no_grad
 
@@ -138,10 +138,11 @@ def _final_line(config, result, out: Path, verb: str = "wrote") -> str:
 
 class _Progress:
     """What the run has saved so far: the epoch of the checkpoint in the folder that belongs to this run (the
-    resumed one, or the last written), the earlier run an --overwrite run has not replaced yet."""
+    resumed one, or the last written), the earlier run an --overwrite run has not replaced yet, whether the run's
+    settings file waits for the first checkpoint."""
 
     def __init__(self, epoch, earlier):
-        self.epoch, self.earlier = epoch, earlier
+        self.epoch, self.earlier, self.settings = epoch, earlier, False
 
 
 def fit(config: TrainConfig, log=print) -> dict:
@@ -201,7 +202,7 @@ def _locked_fit(config, out, guard, log, manual_seed) -> dict:
     if not config.resume and not config.overwrite and existing_run_files(out):
         raise RunError(f"{out} already holds a run ({describe_run(out)}): pass --resume (resume=True) to "
                        "continue it, --overwrite (overwrite=True) to replace it, or another --out")
-    for stale in remove_stale_temporaries(out, RUN_FILES):
+    for stale in remove_stale_temporaries(out, RUN_FILES + (SETTINGS,)):
         log(f"removed {stale}, left by an earlier run that was killed while writing")
     checkpoint = resume_state(config, out, log) if config.resume else None
     if checkpoint is None and config.weights is not None and not Path(config.weights).is_file():
@@ -210,6 +211,12 @@ def _locked_fit(config, out, guard, log, manual_seed) -> dict:
     if earlier:
         log(f"--overwrite: the earlier run in {out} ({earlier}) stays until this run's first checkpoint replaces it")
     progress = _Progress(checkpoint["meta"]["epoch"] if checkpoint is not None else None, earlier)
+    if checkpoint is None and not earlier:  # a --resume before the first checkpoint starts it again with these
+        try:
+            write_settings(out, _recorded(config))
+        except OSError as e:
+            raise write_failure(out / SETTINGS, e, out, None, None) from None
+        progress.settings = True
     try:
         return _train(config, out, checkpoint, guard, log, manual_seed, progress)
     except KeyboardInterrupt as e:
@@ -220,6 +227,9 @@ def _locked_fit(config, out, guard, log, manual_seed) -> dict:
         elif progress.earlier:
             log(f"interrupted by {name} before the first epoch ended: nothing of this run saved; the earlier run "
                 f"in {out} ({progress.earlier}) is left as it was")
+        elif progress.settings:
+            log(f"interrupted by {name} before the first epoch ended: nothing saved but the run's settings; "
+                "--resume (resume=True) starts it again with them")
         else:
             log(f"interrupted by {name} before the first epoch ended: nothing saved")
         raise
@@ -318,6 +328,9 @@ def _write_epoch(out, model, meta, training, result, config, progress, log) -> N
     try:
         save_checkpoint(path, model, meta, training)
         progress.epoch = meta["epoch"]
+        if progress.settings:  # the checkpoint holds the settings now
+            (out / SETTINGS).unlink(missing_ok=True)
+            progress.settings = False
         if progress.earlier:
             log(f"replaced the earlier run in {out} ({progress.earlier}) by this run's epoch {meta['epoch']}")
             progress.earlier = None
