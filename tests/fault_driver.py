@@ -7,7 +7,8 @@ MODE is one of:
     pause-step:K         after the K-th training step, create MARKER, then sleep 0.05 s after every step, so that a
                          signal sent once MARKER exists lands in the middle of an epoch;
     pause-write:N:S      during the N-th checkpoint write (its bytes written and flushed, not yet renamed), create
-                         MARKER and sleep S seconds, so that a signal sent then lands in the middle of the write.
+                         MARKER and sleep S seconds, so that a signal sent then lands in the middle of the write;
+    enospc:NAME:N        the N-th write of the run file NAME fails as on a full disk (OSError ENOSPC at its fsync).
 The exit status is the CLI's.
 """
 import os
@@ -47,6 +48,21 @@ def pause_in_checkpoint_write(n: int, seconds: float, marker: str) -> None:
     os.fsync = fsync
 
 
+def full_disk_at(name: str, n: int) -> None:
+    import errno
+
+    original, count = os.fsync, [0]
+
+    def fsync(fd):
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(f".{name}."):
+            count[0] += 1
+            if count[0] == n:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        original(fd)
+
+    os.fsync = fsync
+
+
 if __name__ == "__main__":
     mode, marker, *args = sys.argv[1:]
     kind, *params = mode.split(":")
@@ -54,6 +70,8 @@ if __name__ == "__main__":
         pause_after_steps(int(params[0]), marker)
     elif kind == "pause-write":
         pause_in_checkpoint_write(int(params[0]), float(params[1]), marker)
+    elif kind == "enospc":
+        full_disk_at(params[0], int(params[1]))
     elif kind != "none":
         sys.exit(f"unknown mode {mode!r}")
     sys.exit(main(["train", *args]))

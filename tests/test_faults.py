@@ -146,10 +146,64 @@ def test_sigterm_during_a_checkpoint_write_lets_the_write_finish(tmp_path, refer
 
 
 @pytest.mark.slow
-def test_sigterm_before_the_first_checkpoint_saves_nothing(tmp_path):
+def test_sigterm_before_the_first_checkpoint_saves_only_the_settings_and_resume_starts_over(tmp_path, reference):
     out = tmp_path / "run"
     marker = tmp_path / "marker"
     code, stdout, _ = signal_when_marked(start("pause-step:3", out, marker=marker), marker, signal.SIGTERM)
     assert code == 128 + signal.SIGTERM
-    assert "interrupted by SIGTERM before the first epoch ended: nothing saved" in stdout
-    assert sorted(os.listdir(out)) == []
+    assert "interrupted by SIGTERM before the first epoch ended: nothing saved but the run's settings" in stdout
+    assert sorted(os.listdir(out)) == [".tinycnn-settings.json"]
+    run("none", out, "--resume")  # the run's own settings, from the start: the same as one never interrupted
+    assert_same_as(out, reference)
+
+
+# ----- R1's findings 3, 6, 17: a second run at once, a full disk, a signal during the final write -----
+
+def test_a_second_run_into_the_same_folder_is_refused_and_the_lock_goes_with_the_signal(tmp_path):
+    out = tmp_path / "run"
+    marker = tmp_path / "marker"
+    first = start("pause-step:3", out, marker=marker)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert first.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    code, stdout, stderr = finish(start("none", out, "--overwrite"))
+    assert code == 2, stderr
+    lines = [line for line in stderr.splitlines() if not line.startswith("[tinycnn] ")]
+    assert lines == [f"tinycnn train: error: {out} is in use by another tinycnn train run (pid {first.pid}): wait for "
+                     f"it to end or give another --out (if no such run is going on, remove "
+                     f"{out / '.tinycnn-train.lock'})"]
+    first.send_signal(signal.SIGTERM)
+    assert finish(first)[0] == 128 + signal.SIGTERM
+    assert os.listdir(out) == [".tinycnn-settings.json"]  # the lock went with the interrupted run (its settings stay)
+
+
+@pytest.mark.parametrize("name, good_epoch", [("checkpoint.npz", 1), ("metrics.json", 2)])
+def test_a_full_disk_names_the_file_and_the_last_good_checkpoint(tmp_path, reference, name, good_epoch):
+    out = tmp_path / "run"
+    code, stdout, stderr = finish(start(f"enospc:{name}:2", out))
+    assert code == 1 and "Traceback" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if not line.startswith("[tinycnn] ")]
+    assert lines == [f"tinycnn train: error: could not write {out / name} (No space left on device); the last good "
+                     f"checkpoint is {out / 'checkpoint.npz'} (epoch {good_epoch}); continue with --resume "
+                     "(resume=True) once the problem is fixed"]
+    assert checkpoint_epoch(out) == good_epoch
+    assert temporaries(out) == [] and not (out / ".tinycnn-train.lock").exists()
+    if name == "checkpoint.npz":
+        run("none", out, "--resume")
+        assert_same_as(out, reference)
+
+
+def test_a_signal_during_the_final_write_lets_the_finished_run_end_as_finished(tmp_path, reference):
+    """All three files hold the final epoch once the held signal would be raised: nothing is left to interrupt, so
+    the run reports its accuracy and exits 0 (a scheduler's SIGTERM then sees a finished job, which it is)."""
+    out = tmp_path / "run"
+    marker = tmp_path / "marker"
+    code, stdout, stderr = signal_when_marked(start("pause-write:3:1.5", out, marker=marker), marker, signal.SIGTERM)
+    assert code == 0, stderr
+    assert "SIGTERM came while the final epoch's files were written: they were completed, so the run has " \
+           "finished" in stdout
+    assert "test accuracy" in stdout.splitlines()[-1] and "after 3 epochs" in stdout.splitlines()[-1]
+    assert "interrupted" not in stdout + stderr
+    assert_same_as(out, reference)
+    assert temporaries(out) == [] and not (out / ".tinycnn-train.lock").exists()

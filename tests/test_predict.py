@@ -251,3 +251,13 @@ def test_cuda_without_cupy_is_one_line(capsys, photos, weights):
     if backend._cupy() is not None:
         pytest.skip("CuPy is installed here: cuda may well work")
     one_line_error(capsys, ["resnet18", "--weights", weights["npz"], photos[0], "--device", "cuda"], "CuPy")
+
+
+def test_header_counts_the_classes_shown_when_topk_exceeds_them(tmp_path, photos, capsys):
+    """--topk 5 on a 3-class network lists 3 classes per image: the stderr line says top 3 of 3, not top 5 of 3."""
+    tc.manual_seed(0)
+    save_file(get_model("resnet18", num_classes=3), tmp_path / "three.npz")
+    assert main(["predict", "resnet18", "--weights", str(tmp_path / "three.npz"), photos[0], "--crop-size", "32",
+                 "--resize-size", "36"]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 4 and "top 3 of 3 classes" in err

@@ -13,6 +13,9 @@ and carries on; code may also catch the KeyboardInterrupt and go on. The trainin
 safe points (each step, before evaluating), which raises a pending signal, and the guard raises one still pending
 when it ends normally. One signal stops the run, however many times its exception is caught.
 
+Once :meth:`complete` is called (the run's final files are all written), a signal interrupts nothing: the work it
+would stop is done. It is recorded, not raised.
+
 A signal that starts out ignored (SIG_IGN: ``nohup cmd &``, a shell's background job) is left ignored, as Python
 itself leaves SIGINT alone at startup when it is inherited ignored.
 """
@@ -46,9 +49,10 @@ class InterruptGuard:
         self._previous: dict[int, object] = {}
         self._depth = 0
         self._pending: int | None = None
+        self._complete = False
 
     def __enter__(self) -> "InterruptGuard":
-        self._pending = None
+        self._pending, self._complete = None, False
         if threading.current_thread() is threading.main_thread():
             for signum in HANDLED:
                 if signal.getsignal(signum) is signal.SIG_IGN:  # inherited ignored: the user asked for that
@@ -61,7 +65,7 @@ class InterruptGuard:
             signal.signal(signum, handler)
         self._previous.clear()
         pending, self._pending = self._pending, None
-        if exc_type is None and pending is not None:  # a raise swallowed since the last check
+        if exc_type is None and pending is not None and not self._complete:  # a raise swallowed since the last check
             raise TrainingInterrupted(pending)
 
     @property
@@ -71,7 +75,7 @@ class InterruptGuard:
 
     def _handle(self, signum, frame) -> None:
         self._pending = signum
-        if self._depth:
+        if self._depth or self._complete:
             return
         raise TrainingInterrupted(signum)
 
@@ -81,9 +85,16 @@ class InterruptGuard:
         Call it at the training loop's safe points; inside :meth:`deferred` it does nothing (the block's end
         raises).
         """
-        if self._pending is not None and not self._depth:
+        if self._pending is not None and not self._depth and not self._complete:
             signum, self._pending = self._pending, None
             raise TrainingInterrupted(signum)
+
+    def complete(self) -> int | None:
+        """The guarded work is done (a run's final files are written): from now on a signal interrupts nothing and
+        is not raised, by :meth:`check`, :meth:`deferred` or the guard's end. Returns the signal that came
+        and was held so far (None if none), for the caller to mention."""
+        self._complete = True
+        return self._pending
 
     @contextlib.contextmanager
     def deferred(self):

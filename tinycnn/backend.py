@@ -73,23 +73,25 @@ def get_array_module(*arrays):
 def parse_device(device) -> str:
     """Normalize a device to its name: ``"cpu"`` or ``"cuda:N"`` (``"cuda"`` is ``"cuda:0"``).
 
-    Accepts a ``tinycnn.device`` (or a ``torch.device``), a name (case and surrounding spaces ignored, for the
-    command line; ``"cpu:0"`` is the CPU, as PyTorch allows an index there), an int N (``"cuda:N"``, as
-    ``torch.device(N)``) and None (the CPU). Raises ValueError for any other name (PyTorch's names; "gpu" is not
-    accepted).
+    Accepts a ``tinycnn.device`` (or a ``torch.device``), a name spelled as ``torch.device`` accepts it
+    (``"cpu"``, ``"cpu:N"``: the CPU, as PyTorch allows an index there; ``"cuda"``, ``"cuda:N"``), an int N
+    (``"cuda:N"``, as ``torch.device(N)``) and None (the CPU). Raises ValueError for any other name, as
+    ``torch.device`` raises for one: "gpu", "CPU" (torch's names are lower case), " cpu", "cuda:01".
     """
     if device is None:
         return "cpu"
     if isinstance(device, (int, np.integer)) and not isinstance(device, bool) and device >= 0:
         return f"cuda:{int(device)}"
-    name = str(device).strip().lower()
-    if name == "cpu" or (name.startswith("cpu:") and name[4:].isdigit()):
-        return "cpu"
-    if name == "cuda":
-        return "cuda:0"
-    if name.startswith("cuda:") and name[5:].isdigit():
-        return f"cuda:{int(name[5:])}"
+    name = str(device)
+    kind, _, index = name.partition(":")
+    if kind in ("cpu", "cuda") and (":" not in name or _device_index(index)):
+        return "cpu" if kind == "cpu" else f"cuda:{int(index or 0)}"
     raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def _device_index(text: str) -> bool:
+    """torch.device's index: decimal digits without a sign or a leading zero ("0" itself is fine)."""
+    return text.isascii() and text.isdigit() and (text == "0" or not text.startswith("0"))
 
 
 def device_of(array) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backend
+from ._checkpoint_checks import check_meta, check_training
 from .models import MODELS, get_model
 from .serialization import CheckpointError, SKELETON, load, open_archive, read_file_bytes, read_npz_entry, save
 from .tensor import Tensor
@@ -78,7 +79,8 @@ def read_checkpoint(path) -> dict:
 
     Raises FileNotFoundError for a missing file, CheckpointError (one line naming the file) for anything else:
     a directory, not a checkpoint (text, an image, a pickle, another archive, a tinycnn file holding something
-    else), truncated, corrupted (zip CRC or an array's SHA-256), or metadata lacking a field.
+    else), truncated, corrupted (zip CRC or an array's SHA-256), metadata lacking a field or holding a value of the
+    wrong type or range (:mod:`tinycnn._checkpoint_checks`), or a training state of the wrong structure.
     """
     path = Path(path)
     data = read_file_bytes(path, "checkpoint file")
@@ -108,6 +110,8 @@ def checked_checkpoint(checkpoint, path) -> dict:
             raise CheckpointError(f"{path}: the checkpoint's metadata lacks the field {field!r}")
     if not isinstance(checkpoint.get("model"), dict):
         raise CheckpointError(f"{path}: the checkpoint holds no weights (no 'model' state dict)")
+    check_meta(meta, path)  # types and ranges: one line naming the field, never a traceback later
+    check_training(checkpoint.get("training"), path)
     return checkpoint
 
 

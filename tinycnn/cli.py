@@ -123,17 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _train_config(args):
     """The TrainConfig of ``tinycnn train``: options given, else (with --resume) the run's own, else defaults."""
-    from .checkpoint import read_checkpoint  # noqa: PLC0415
     from .runconfig import RESUMABLE_FIELDS  # noqa: PLC0415
-    from .train import CHECKPOINT, TrainConfig  # noqa: PLC0415
+    from .runfolder import saved_config  # noqa: PLC0415
+    from .train import TrainConfig  # noqa: PLC0415
 
-    out = args.out or f"runs/{args.model}"
+    out = args.out if args.out is not None else f"runs/{args.model}"  # --out '' is refused as TrainConfig(out="")
     values = {}
-    if args.resume:
-        try:  # an unreadable checkpoint is reported by fit, with the reason
-            saved = read_checkpoint(Path(out) / CHECKPOINT)["meta"].get("config", {})
-        except (OSError, ValueError):
-            saved = {}
+    if args.resume:  # the checkpoint's settings, or those of a run stopped before its first checkpoint
+        saved = saved_config(Path(out)) if out else {}
         values = {k: v for k, v in saved.items() if k in _TRAIN_OPTIONS and k not in RESUMABLE_FIELDS}
         if saved.get("dataset") == "folder":  # a folder run's photos: where they were, unless --data-dir moves them
             values["data_dir"] = saved.get("data_dir")

@@ -93,7 +93,8 @@ def _print(args, classifier, results) -> None:
         print(json.dumps(document, indent=2), flush=True)
     else:
         print(f"{args.model} with {classifier.source}: resize {classifier.sizes['resize_size']}, centre crop "
-              f"{classifier.sizes['crop_size']}, top {args.topk} of {len(classifier.classes)} classes",
+              f"{classifier.sizes['crop_size']}, top {min(args.topk, len(classifier.classes))} of "
+              f"{len(classifier.classes)} classes",
               file=sys.stderr)
         print(_table(results, classifier), flush=True)
 

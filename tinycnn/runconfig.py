@@ -77,6 +77,13 @@ class TrainConfig:
     val_fraction: float | None = None  # share of each class held out for validation (None: 0.2, or val/)
     image_size: int | None = None   # the crop fed to the network (None: 224, the weight file's own)
 
+    def __post_init__(self):
+        # A pathlib.Path (any os.PathLike) is stored as its str: the config is recorded as JSON-able data.
+        for field in ("out", "data_dir", "weights"):
+            value = getattr(self, field)
+            if isinstance(value, os.PathLike):
+                setattr(self, field, os.fspath(value))
+
 
 class RunError(ValueError):
     """A run that cannot start as asked: the output folder holds another run, or a resume that does not fit."""
@@ -184,7 +191,7 @@ def validate_config(config) -> None:
     _int("seed", config.seed, 0, 2**63 - 1)
     _path("data_dir", config.data_dir, optional=True)
     _path("out", config.out, optional=False)
-    if not isinstance(config.device, str):
+    if not isinstance(config.device, str):  # PyTorch's spellings only: "CPU" is refused, as torch.device refuses it
         raise ConfigError("device", "must be 'cpu', 'cuda' or 'cuda:N'", _typed(config.device))
     try:
         backend.parse_device(config.device)

@@ -4,12 +4,12 @@ What ``torch.save`` / ``torch.load`` do for a model's or an optimizer's ``state_
 difference: **only data is stored, never code.** ``torch.save`` pickles any Python object, and loading a pickle runs
 whatever code the file names; tinycnn stores only
 
-    dict (and OrderedDict), list, tuple, Tensor (and Parameter), NumPy arrays and scalars, int, float, complex,
-    bool, str, None
+    dict (and OrderedDict and Counter), list, tuple, Tensor (and Parameter), NumPy arrays and scalars, int, float,
+    complex, bool, str, None
 
 and raises TypeError naming any other type and where it sits (``obj['optimizer']['state'][0]``). Dict keys may be
 str, int, finite float, bool or None. What is stored comes back as exactly that type, or is refused: a subclass of
-one of these types (a namedtuple, a defaultdict or Counter, a list subclass, an IntEnum, ``np.matrix``, a
+one of these types (a namedtuple, a defaultdict, a list subclass, an IntEnum, ``np.matrix``, a
 recarray) would load as its plain base type, and a masked array would lose its mask, so each is refused with a
 TypeError naming it and its place (convert it first: ``tuple(p)``, ``dict(d)``, ``np.asarray(m)``, ``int(e)``).
 Containers may be nested at most :data:`MAX_DEPTH` levels deep.
@@ -56,7 +56,8 @@ SKELETON = "__tinycnn__"
 MAX_DEPTH = 200  # containers inside containers; a state dict is under 10 deep, the JSON parser's limit near 1000
 _PLAIN = (type(None), bool, int, str)
 # The base types a subclass would silently turn into on load, for the refusal's message.
-_BASES = (bool, int, float, complex, str, collections.OrderedDict, dict, list, tuple, np.ndarray, Tensor)
+_BASES = (bool, int, float, complex, str, collections.OrderedDict, collections.Counter, dict, list, tuple,
+          np.ndarray, Tensor)
 _NO_PICKLE = "no pickle: unlike torch.save, which pickles any object"
 
 
@@ -121,7 +122,8 @@ class _Encoder:
                     "device": backend.device_of(obj.data), "parameter": kind is Parameter}
         if kind is np.ndarray or backend.is_cupy_array(obj):
             return {"$": "ndarray", "key": self._array_key(obj, backend.to_device(obj, "cpu"), where)}
-        if kind in (list, tuple, dict, collections.OrderedDict):
+        # Counter: MultiStepLR's state_dict holds its milestones in one, as PyTorch's does
+        if kind in (list, tuple, dict, collections.OrderedDict, collections.Counter):
             return self._container(obj, where, depth)
         if isinstance(obj, np.ma.MaskedArray):
             raise TypeError(f"tinycnn.save: cannot store a numpy.ma.MaskedArray at {where}: its mask would be lost; "
@@ -149,6 +151,8 @@ class _Encoder:
                 node = {"$": "dict", "items": items}
                 if type(obj) is collections.OrderedDict:
                     node["ordered"] = True
+                elif type(obj) is collections.Counter:
+                    node["counter"] = True
                 return node
             items = [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]
             return items if type(obj) is list else {"$": "tuple", "items": items}
@@ -233,8 +237,10 @@ class _Decoder:
             return [self.decode(v, depth + 1) for v in node]
         kind = node["$"]
         if kind == "dict":
-            cls = collections.OrderedDict if node.get("ordered") else dict
-            return cls((k, self.decode(v, depth + 1)) for k, v in node["items"])
+            items = dict((k, self.decode(v, depth + 1)) for k, v in node["items"])
+            if node.get("ordered"):
+                return collections.OrderedDict(items)
+            return collections.Counter(items) if node.get("counter") else items
         if kind == "tuple":
             return tuple(self.decode(v, depth + 1) for v in node["items"])
         if kind == "float":

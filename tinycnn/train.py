@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -31,21 +33,22 @@ from . import backend
 from . import functional as F
 from ._fileio import atomic_write_bytes, remove_stale_temporaries
 from ._signals import InterruptGuard, TrainingInterrupted
-from .checkpoint import CheckpointError, build_model, load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, build_model, load_checkpoint, read_checkpoint, save_checkpoint  # noqa: F401
 from . import recipes
 from .data import normalize
 from .data.loader import MNIST_MEAN, MNIST_STD
 from .optim import SGD, Adam
 from .runconfig import (RUN_FILES, ConfigError, RunError, TrainConfig, check_data_dir, check_output_folder,
-                        config_mismatches, existing_run_files, validate_config)
+                        existing_run_files, validate_config)
+from .runfolder import (CHECKPOINT, SETTINGS, RunLock, RunWriteError, describe_run, finished_run, resume_state,
+                        restore_training, write_failure, write_settings)
 from .rundata import RunData, new_model, pad_images, prepare
 from .tensor import Tensor, no_grad
 
-__all__ = ["TrainConfig", "ConfigError", "RunError", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint",
+__all__ = ["TrainConfig", "ConfigError", "RunError", "RunWriteError", "fit", "pad_images", "evaluate", "save_checkpoint", "load_checkpoint",
            "CheckpointError", "TrainingInterrupted", "plot_history", "predict", "epoch_seed"]
 
 AUX_LOSS_WEIGHT = 0.3  # GoogLeNet's auxiliary classifiers (Szegedy et al. 2015, Sec. 5)
-CHECKPOINT = "checkpoint.npz"
 TIMING_FIELDS = ("seconds", "images_per_second")  # the only history fields that differ between equal runs
 
 
@@ -107,44 +110,15 @@ def _lr(optimizer) -> float:
 
 
 def _recorded(config: TrainConfig) -> dict:
-    """The config as recorded in metrics.json and the checkpoint: without the run-control flags."""
-    return {k: v for k, v in dataclasses.asdict(config).items() if k not in ("resume", "overwrite")}
-
-
-def _describe_run(out: Path) -> str:
-    try:
-        meta = read_checkpoint(out / CHECKPOINT)["meta"]
-    except (OSError, ValueError):
-        return ", ".join(existing_run_files(out))
-    epochs = meta.get("config", {}).get("epochs", "?")
-    return f"{meta['model']}, epoch {meta['epoch']} of {epochs}, test accuracy {100 * meta.get('test_accuracy', 0):.2f}%"
-
-
-def _resume_state(config: TrainConfig, out: Path, log):
-    """The checkpoint to resume from, or None for a new run; errors for a run that cannot be continued."""
-    path = out / CHECKPOINT
-    if not path.exists():
-        if existing_run_files(out):
-            raise RunError(f"cannot resume the run in {out}: {path} is missing (the folder holds "
-                           f"{', '.join(existing_run_files(out))}); pass --overwrite (overwrite=True) for a new run")
-        log(f"no checkpoint in {out}: starting a new run there")
-        return None
-    checkpoint = read_checkpoint(path)
-    if checkpoint.get("training") is None or not isinstance(checkpoint["meta"].get("epoch"), int):
-        raise CheckpointError(f"{path}: holds weights only (no optimizer or history, e.g. written by an older "
-                              "tinycnn): it can be evaluated but not resumed; pass --overwrite (overwrite=True)")
-    saved = checkpoint["meta"].get("config", {})
-    mismatches = config_mismatches(saved, config)
-    if mismatches:
-        raise RunError(f"cannot resume the run in {out} with other settings: it was started with "
-                       f"{'; '.join(mismatches)}. Give its settings, or --overwrite (overwrite=True) or another "
-                       "--out for a new run")
-    return checkpoint
+    """The config as recorded in metrics.json and the checkpoint: without the run-control flags, paths as str."""
+    return {k: os.fspath(v) if isinstance(v, os.PathLike) else v
+            for k, v in dataclasses.asdict(config).items() if k not in ("resume", "overwrite")}
 
 
 def _result(config, source, history, out, parameters) -> dict:
-    return {"config": _recorded(config), "data_source": source, "history": history,
-            "epochs_done": len(history), "finished": len(history) == config.epochs,
+    return {"config": config if isinstance(config, dict) else _recorded(config), "data_source": source,
+            "history": history, "epochs_done": len(history),
+            "finished": len(history) == (config["epochs"] if isinstance(config, dict) else config.epochs),
             "test_accuracy": history[-1]["test_accuracy"] if history else None,
             "checkpoint": str(out / CHECKPOINT), "parameters": parameters,
             "train_seconds": sum(h["seconds"] for h in history)}
@@ -156,6 +130,21 @@ def _write_history(result, out: Path, config) -> None:
     plot_history(result["history"], out / "curves.png", title=f"{config.model} on {config.dataset}")
 
 
+def _final_line(config, result, out: Path, verb: str = "wrote") -> str:
+    held_out = "validation" if config.dataset == "folder" else "test"
+    return (f"{held_out} accuracy {100 * result['test_accuracy']:.2f}% after {config.epochs} epochs "
+            f"({result['train_seconds']:.0f} s of training); {verb} {out}/{CHECKPOINT}, metrics.json, curves.png")
+
+
+class _Progress:
+    """What the run has saved so far: the epoch of the checkpoint in the folder that belongs to this run (the
+    resumed one, or the last written), the earlier run an --overwrite run has not replaced yet, whether the run's
+    settings file waits for the first checkpoint."""
+
+    def __init__(self, epoch, earlier):
+        self.epoch, self.earlier, self.settings = epoch, earlier, False
+
+
 def fit(config: TrainConfig, log=print) -> dict:
     """Train ``config.model`` on ``config.dataset`` and return the metrics (also written to metrics.json).
 
@@ -163,68 +152,92 @@ def fit(config: TrainConfig, log=print) -> dict:
     seconds, images_per_second, lr), "test_accuracy", "epochs_done", "finished", "checkpoint", "data_source",
     "parameters", "train_seconds" and "config".
 
-    Before any data is loaded: every config field is validated, the output folder is created and proven writable,
-    a named data folder must exist, and a folder holding an earlier run is refused unless ``config.resume``
-    (continue it: its checkpoint's settings must match) or ``config.overwrite`` (its files are removed once the
-    data has loaded). A resumed run that has already finished returns its metrics without training.
+    Before any data is loaded: every config field is validated, a named data folder must exist, a resumed run that
+    has already finished is reported (its metrics, nothing written: a read-only folder is fine), the output folder
+    is created, proven writable and locked (:class:`tinycnn.runfolder.RunLock`: a second run into the same folder
+    is refused), and a folder holding an earlier run is refused unless ``config.resume`` (continue it: its
+    checkpoint's settings must match) or ``config.overwrite`` (replace it: its files stay until this run's first
+    checkpoint is written, so an --overwrite run stopped before that leaves the earlier run intact).
 
     Raises:
-        ConfigError (a ValueError) naming the bad field and value; CheckpointError for an unusable checkpoint
-        to resume; whatever the data loader raises.
+        ConfigError (a ValueError) naming the bad field and value; RunError for a folder in use or holding a run;
+        CheckpointError for an unusable checkpoint to resume; whatever the data loader raises; RunWriteError (an
+        OSError) naming the file that could not be written (a full disk) and the last good checkpoint.
         TrainingInterrupted (a KeyboardInterrupt) on SIGINT or SIGTERM, after logging the last good checkpoint.
+        A signal that comes once the final epoch's files are all written interrupts nothing: the run has finished.
     """
     validate_config(config)
-    if config.device != "cpu":
+    if backend.parse_device(config.device) != "cpu":
         backend.cupy_or_raise()
     from . import manual_seed  # noqa: PLC0415
 
     out = Path(config.out)
     check_data_dir(config.data_dir)
-    if not config.resume and not config.overwrite and existing_run_files(out):
-        raise RunError(f"{out} already holds a run ({_describe_run(out)}): pass --resume (resume=True) to "
-                       "continue it, --overwrite (overwrite=True) to replace it, or another --out")
-    check_output_folder(out)
-    for stale in remove_stale_temporaries(out, RUN_FILES):
-        log(f"removed {stale}, left by an earlier run that was killed while writing")
     config = recipes.resolve(config)  # every setting not given: the recipe's (recorded resolved)
-    checkpoint = _resume_state(config, out, log) if config.resume else None
+    if config.resume:
+        done = finished_run(config, out, log, lambda c: _rebuilt_result(config, c, out))
+        if done is not None:
+            log(f"the run in {out} has already finished its {config.epochs} epochs: nothing to do; pass "
+                "--overwrite (overwrite=True) for a new run")
+            log(_final_line(config, done, out, verb="results in"))
+            return done
+    check_output_folder(out)
+    with InterruptGuard() as guard:
+        lock = RunLock(out).acquire(log)
+        try:
+            return _locked_fit(config, out, guard, log, manual_seed)
+        finally:
+            lock.release()
+
+
+def _rebuilt_result(config, checkpoint, out: Path):
+    """(result, write) of a finished run's checkpoint whose metrics.json is missing or behind it."""
+    meta = checkpoint["meta"]
+    result = _result(meta["config"], meta.get("data_source"), list(checkpoint["training"]["history"]), out,
+                     build_model(checkpoint, out / CHECKPOINT).num_parameters())
+    return result, lambda r: _write_history(r, out, config)
+
+
+def _locked_fit(config, out, guard, log, manual_seed) -> dict:
+    if not config.resume and not config.overwrite and existing_run_files(out):
+        raise RunError(f"{out} already holds a run ({describe_run(out)}): pass --resume (resume=True) to "
+                       "continue it, --overwrite (overwrite=True) to replace it, or another --out")
+    for stale in remove_stale_temporaries(out, RUN_FILES + (SETTINGS,)):
+        log(f"removed {stale}, left by an earlier run that was killed while writing")
+    checkpoint = resume_state(config, out, log) if config.resume else None
     if checkpoint is None and config.weights is not None and not Path(config.weights).is_file():
         raise ConfigError("weights", "must be an existing weight file", config.weights)
-    if checkpoint is not None:
-        history = list(checkpoint["training"]["history"])
-        if checkpoint["meta"]["epoch"] >= config.epochs:
-            result = _result(config, checkpoint["meta"].get("data_source"), history, out,
-                             build_model(checkpoint, out / CHECKPOINT).num_parameters())
-            _write_history(result, out, config)
-            log(f"the run in {out} has already finished its {config.epochs} epochs (test accuracy "
-                f"{100 * result['test_accuracy']:.2f}%): nothing to do; pass --overwrite (overwrite=True) for a new run")
-            return result
-
-    with InterruptGuard() as guard:
+    earlier = describe_run(out) if config.overwrite and existing_run_files(out) else None
+    if earlier:
+        log(f"--overwrite: the earlier run in {out} ({earlier}) stays until this run's first checkpoint replaces it")
+    progress = _Progress(checkpoint["meta"]["epoch"] if checkpoint is not None else None, earlier)
+    if checkpoint is None and not earlier:  # a --resume before the first checkpoint starts it again with these
         try:
-            return _train(config, out, checkpoint, guard, log, manual_seed)
-        except KeyboardInterrupt as e:
-            name = e.name if isinstance(e, TrainingInterrupted) else "SIGINT"
-            last = out / CHECKPOINT
-            if last.exists():
-                try:
-                    epoch = read_checkpoint(last)["meta"]["epoch"]
-                    log(f"interrupted by {name}; the last good checkpoint is {last} (epoch {epoch}); "
-                        "continue with --resume (resume=True)")
-                except (OSError, ValueError):
-                    log(f"interrupted by {name}; {last} is from an earlier run")
-            else:
-                log(f"interrupted by {name} before the first epoch ended: nothing saved")
-            raise
+            write_settings(out, _recorded(config))
+        except OSError as e:
+            raise write_failure(out / SETTINGS, e, out, None, None) from None
+        progress.settings = True
+    try:
+        return _train(config, out, checkpoint, guard, log, manual_seed, progress)
+    except KeyboardInterrupt as e:
+        name = e.name if isinstance(e, TrainingInterrupted) else "SIGINT"
+        if progress.epoch is not None:
+            log(f"interrupted by {name}; the last good checkpoint is {out / CHECKPOINT} (epoch {progress.epoch}); "
+                "continue with --resume (resume=True)")
+        elif progress.earlier:
+            log(f"interrupted by {name} before the first epoch ended: nothing of this run saved; the earlier run "
+                f"in {out} ({progress.earlier}) is left as it was")
+        elif progress.settings:
+            log(f"interrupted by {name} before the first epoch ended: nothing saved but the run's settings; "
+                "--resume (resume=True) starts it again with them")
+        else:
+            log(f"interrupted by {name} before the first epoch ended: nothing saved")
+        raise
 
 
-def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
+def _train(config, out, checkpoint, guard, log, manual_seed, progress) -> dict:
     data: RunData = prepare(config)
     test_x, test_y, mean, std, source = data.test_x, data.test_y, data.mean, data.std, data.source
-    if config.overwrite:
-        for name in existing_run_files(out):
-            (out / name).unlink()
-            log(f"removed {out / name} of the earlier run (overwrite)")
 
     extra = {}
     if checkpoint is None:
@@ -239,12 +252,8 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
     scheduler, per_step = recipes.make_scheduler(config, optimizer, len(loader))
     history, first = [], 1
     if checkpoint is not None:  # as torch's recipe: build optimizer and scheduler, then load their states
-        training = checkpoint["training"]
-        optimizer.load_state_dict(training["optimizer"])
-        if scheduler is not None:
-            scheduler.load_state_dict(training["scheduler"])
-        loader.load_state_dict(training["loader"])
-        history = list(training["history"])
+        restore_training(checkpoint, out / CHECKPOINT, optimizer, scheduler, loader)
+        history = list(checkpoint["training"]["history"])
         first = checkpoint["meta"]["epoch"] + 1
         log(f"resuming {out / CHECKPOINT} after epoch {first - 1} of {config.epochs}")
     held_out, short = ("validation", "val") if config.dataset == "folder" else ("test", "test")
@@ -258,6 +267,7 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
     meta = {"model": config.model, "model_args": data.model_args, "dataset": config.dataset, "mean": mean,
             "std": std, "input_size": data.input_size, "config": _recorded(config), "data_source": source,
             **data.meta, **extra}
+    late = None
     for epoch in range(first, config.epochs + 1):
         manual_seed(epoch_seed(config.seed, epoch))  # dropout masks: a function of (seed, epoch) alone
         loader.set_epoch(epoch)
@@ -299,12 +309,37 @@ def _train(config, out, checkpoint, guard, log, manual_seed) -> dict:
                     "loader": loader.state_dict(), "history": history}
         result = _result(config, source, history, out, model.num_parameters())
         with guard.deferred():  # the three files always describe the same epoch
-            save_checkpoint(out / CHECKPOINT, model, {**meta, "epoch": epoch, "test_accuracy": test_acc}, training)
-            _write_history(result, out, config)
+            _write_epoch(out, model, {**meta, "epoch": epoch, "test_accuracy": test_acc}, training, result, config,
+                         progress, log)
+            if epoch == config.epochs:  # every file holds the final epoch: the run is complete
+                late = guard.complete()
 
-    log(f"{held_out} accuracy {100 * result['test_accuracy']:.2f}% after {config.epochs} epochs "
-        f"({result['train_seconds']:.0f} s of training); wrote {out}/{CHECKPOINT}, metrics.json, curves.png")
+    if late is not None:
+        log(f"{signal.Signals(late).name} came while the final epoch's files were written: they were completed, "
+            "so the run has finished")
+    log(_final_line(config, result, out))
     return result
+
+
+def _write_epoch(out, model, meta, training, result, config, progress, log) -> None:
+    """The checkpoint, then metrics.json and curves.png; an OSError (a full disk) becomes a RunWriteError naming
+    the file and the last good checkpoint."""
+    path = out / CHECKPOINT
+    try:
+        save_checkpoint(path, model, meta, training)
+        progress.epoch = meta["epoch"]
+        if progress.settings:  # the checkpoint holds the settings now
+            (out / SETTINGS).unlink(missing_ok=True)
+            progress.settings = False
+        if progress.earlier:
+            log(f"replaced the earlier run in {out} ({progress.earlier}) by this run's epoch {meta['epoch']}")
+            progress.earlier = None
+        path = out / "metrics.json"
+        atomic_write_bytes(path, json.dumps(result, indent=2).encode())
+        path = out / "curves.png"
+        plot_history(result["history"], path, title=f"{config.model} on {config.dataset}")
+    except OSError as e:
+        raise write_failure(path, e, out, progress.epoch, progress.earlier) from None
 
 
 def _describe_transfer(record: dict, model) -> str:
