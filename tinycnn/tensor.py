@@ -399,3 +399,16 @@ def _check_same_device(op: str, arrays) -> None:
 # The engine, grad modes and hooks live in autograd.py, which imports Tensor and Function from here.
 from . import autograd as _autograd  # noqa: E402
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: E402,F401
+
+
+def zero_grads(params, set_to_none: bool = True) -> None:
+    """``zero_grad`` of Module and Optimizer (PyTorch's): each parameter's grad set to None (the default), or, with
+    ``set_to_none=False``, filled with zeros in place (a reference to it stays valid)."""
+    for p in params:
+        if p.grad is None:
+            continue
+        if set_to_none:
+            p.grad = None
+        else:
+            p.grad.requires_grad = False
+            p.grad.data.fill(0)

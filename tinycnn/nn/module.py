@@ -17,7 +17,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor
+from ..tensor import Tensor, zero_grads
 from . import _hooks, _state_dict
 from ._convert import DeviceDtypeMixin
 from ._hooks import HookMixin
@@ -327,14 +327,7 @@ class Module(DeviceDtypeMixin, HookMixin):
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the parameters' gradients: set them to None (PyTorch's default), or fill them with zeros in
         place with ``set_to_none=False``."""
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad.requires_grad = False
-                p.grad.data.fill(0)
+        zero_grads(self.parameters(), set_to_none)
 
     # ----- saving and loading -----
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):

@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 
 from .. import backend
-from ..tensor import Tensor, enable_grad
+from ..tensor import Tensor, enable_grad, zero_grads
 
 __all__ = ["Optimizer", "required"]
 
@@ -156,15 +156,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: set them to None (PyTorch's default), or zero them in place with
         ``set_to_none=False`` (then a parameter that gets no gradient is still stepped, with 0)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.requires_grad = False
-                    p.grad.data.fill(0)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient. ``closure``: a function that re-evaluates the model
