@@ -25,13 +25,19 @@ ARGS = ["lenet5", "--epochs", "3", "--train-limit", str(64 * STEPS_PER_EPOCH), "
 TIMINGS = ("seconds", "images_per_second")
 
 
+def _sigint_as_a_terminal_gives_it():
+    # A shell starts background jobs with SIGINT ignored, and the child inherits that (tinycnn, like Python, then
+    # leaves it ignored): give the run the default, as a terminal's Ctrl-C finds it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(mode, out, *extra, marker=None):
     # One BLAS and one tinycnn thread: on a busy 2-core machine threads that wait on each other run ~10x slower.
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TINYCNN_NO_MIRRORS": "1", "OPENBLAS_NUM_THREADS": "1",
            "OMP_NUM_THREADS": "1", "TINYCNN_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, DRIVER, mode, str(marker or out.with_suffix(".marker")), *ARGS,
                              "--out", str(out), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_sigint_as_a_terminal_gives_it)
 
 
 def finish(proc, timeout=300):
