@@ -8,9 +8,12 @@
 
 Arrays and Tensors go through NumPy on the CPU; a Tensor comes back as a new Tensor (no autograd through data
 augmentation).
+
+Also the transforms' size and padding arguments read by torchvision's rules (``pair``, ``ltrb``, ``resized_size``).
 """
 from __future__ import annotations
 
+import numbers
 import sys
 
 import numpy as np
@@ -169,3 +172,46 @@ def resize(img, size, antialias: bool = True):
         return img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     data, h, w, is_tensor = spatial_axes(img)
     return _wrap(resize_array(data, h, w, size, antialias), is_tensor)
+
+
+def pair(size, name: str) -> tuple[int, int]:
+    """torchvision's _setup_size: an int, or a sequence of 1 or 2 ints, as (height, width)."""
+    if isinstance(size, numbers.Number) and not isinstance(size, bool):
+        return int(size), int(size)
+    if isinstance(size, (tuple, list)) and len(size) in (1, 2):
+        return (int(size[0]), int(size[0])) if len(size) == 1 else (int(size[0]), int(size[1]))
+    raise ValueError(f"{name}: please provide only two dimensions (h, w) for size, got {size!r}")
+
+
+def ltrb(padding) -> tuple[int, int, int, int]:
+    """torchvision's padding: an int (all sides), (left/right, top/bottom), or (left, top, right, bottom)."""
+    if isinstance(padding, numbers.Number) and not isinstance(padding, bool):
+        p = int(padding)
+        return p, p, p, p
+    if isinstance(padding, (tuple, list)) and len(padding) in (1, 2, 4):
+        if len(padding) == 1:
+            return (int(padding[0]),) * 4
+        if len(padding) == 2:
+            return int(padding[0]), int(padding[1]), int(padding[0]), int(padding[1])
+        return tuple(int(p) for p in padding)
+    raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not {padding!r}")
+
+
+def resized_size(height: int, width: int, size, max_size=None) -> tuple[int, int]:
+    """torchvision's output size of Resize: (h, w) as given, or an int / [int] matching the shorter side, the
+    longer side scaled and truncated (``int(size * long / short)``), both capped by ``max_size``."""
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        if max_size is not None:
+            raise ValueError("max_size should only be passed if size specifies the length of the smaller edge")
+        return int(size[0]), int(size[1])
+    requested = int(size[0] if isinstance(size, (tuple, list)) else size)
+    short, long = (width, height) if width <= height else (height, width)
+    new_short, new_long = requested, int(requested * long / short)
+    if max_size is not None:
+        if max_size <= requested:
+            raise ValueError(f"max_size = {max_size} must be strictly greater than the requested size for the "
+                             f"smaller edge size = {size}")
+        if new_long > max_size:
+            new_short, new_long = int(max_size * new_short / new_long), max_size
+    new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
+    return new_h, new_w

@@ -31,12 +31,11 @@ image).
 """
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from ..tensor import Tensor
 from . import _image, _rng
+from ._image import ltrb as _ltrb, pair as _pair, resized_size  # noqa: F401  (transforms_crop, callers)
 
 __all__ = ["Compose", "ToTensor", "Normalize", "RandomCrop", "RandomHorizontalFlip", "Resize", "CenterCrop",
            "RandomResizedCrop", "Lambda", "InterpolationMode"]
@@ -197,29 +196,6 @@ def _size(img, batch: bool) -> tuple[int, int]:
     return tuple(img.shape[-2:]) if batch else _image.size_of(img)
 
 
-def _pair(size, name: str) -> tuple[int, int]:
-    """torchvision's _setup_size: an int, or a sequence of 1 or 2 ints, as (height, width)."""
-    if isinstance(size, numbers.Number) and not isinstance(size, bool):
-        return int(size), int(size)
-    if isinstance(size, (tuple, list)) and len(size) in (1, 2):
-        return (int(size[0]), int(size[0])) if len(size) == 1 else (int(size[0]), int(size[1]))
-    raise ValueError(f"{name}: please provide only two dimensions (h, w) for size, got {size!r}")
-
-
-def _ltrb(padding) -> tuple[int, int, int, int]:
-    """torchvision's padding: an int (all sides), (left/right, top/bottom), or (left, top, right, bottom)."""
-    if isinstance(padding, numbers.Number) and not isinstance(padding, bool):
-        p = int(padding)
-        return p, p, p, p
-    if isinstance(padding, (tuple, list)) and len(padding) in (1, 2, 4):
-        if len(padding) == 1:
-            return (int(padding[0]),) * 4
-        if len(padding) == 2:
-            return int(padding[0]), int(padding[1]), int(padding[0]), int(padding[1])
-        return tuple(int(p) for p in padding)
-    raise ValueError(f"Padding must be an int or a 1, 2, or 4 element tuple, not {padding!r}")
-
-
 class RandomCrop(Transform):
     """Pad by ``padding`` (if given), then cut a random ``size`` window (``torchvision.transforms.RandomCrop``).
 
@@ -301,26 +277,6 @@ class RandomHorizontalFlip(Transform):
 
     def __repr__(self):
         return f"RandomHorizontalFlip(p={self.p})"
-
-
-def resized_size(height: int, width: int, size, max_size=None) -> tuple[int, int]:
-    """torchvision's output size of Resize: (h, w) as given, or an int / [int] matching the shorter side, the
-    longer side scaled and truncated (``int(size * long / short)``), both capped by ``max_size``."""
-    if isinstance(size, (tuple, list)) and len(size) == 2:
-        if max_size is not None:
-            raise ValueError("max_size should only be passed if size specifies the length of the smaller edge")
-        return int(size[0]), int(size[1])
-    requested = int(size[0] if isinstance(size, (tuple, list)) else size)
-    short, long = (width, height) if width <= height else (height, width)
-    new_short, new_long = requested, int(requested * long / short)
-    if max_size is not None:
-        if max_size <= requested:
-            raise ValueError(f"max_size = {max_size} must be strictly greater than the requested size for the "
-                             f"smaller edge size = {size}")
-        if new_long > max_size:
-            new_short, new_long = int(max_size * new_short / new_long), max_size
-    new_w, new_h = (new_short, new_long) if width <= height else (new_long, new_short)
-    return new_h, new_w
 
 
 class Resize(Transform):
